@@ -1,0 +1,102 @@
+"""`shoplake` command line: one subcommand per job, each a thin call into a plain function."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import ShopLakeError
+from .settings import get_settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .generate.batch import generate_exports
+
+    settings = get_settings()
+    result = generate_exports(settings.lake_dir, scale=args.scale, seed=args.seed, force=args.force)
+    print(result.summary())
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from .batch.ingest import ingest_all
+
+    report = ingest_all(get_settings().lake_dir, tables=args.table or None, progress=not args.quiet)
+    print(report.render())
+    return 1 if report.failed_files else 0
+
+
+def _cmd_transform(args: argparse.Namespace) -> int:
+    from .warehouse.dbt import run_dbt_build
+
+    result = run_dbt_build(get_settings(), select=args.select, full_refresh=args.full_refresh)
+    return 0 if result.success else 1
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    from .warehouse.query import format_result, run_query
+
+    columns, rows = run_query(get_settings().lake_dir, args.query)
+    print(format_result(columns, rows, args.format))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(get_settings(), scale=args.scale, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shoplake",
+        description="ShopLake: local-first customer-analytics lakehouse (Parquet lake, DuckDB, dbt).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("generate", _cmd_generate, "Write synthetic ERP/CRM CSV exports into the landing area.")
+    p.add_argument("--scale", type=float, default=None, help="1 = 100k customers, 1M orders (default: demo scale)")
+    p.add_argument("--seed", type=int, default=42, help="random seed; same seed, same bytes (default 42)")
+    p.add_argument("--force", action="store_true", help="overwrite exports that already exist")
+
+    p = add("ingest", _cmd_ingest, "Validate landed exports against their contracts and write the raw lake.")
+    p.add_argument("--table", action="append", help="only this table (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    p = add("transform", _cmd_transform, "Run `dbt build` in-process and publish a snapshot for readers.")
+    p.add_argument("--select", default=None, help="dbt selection (default: everything)")
+    p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+
+    p = add("sql", _cmd_sql, "Run a read-only query against the latest published warehouse snapshot.")
+    p.add_argument("query", help="SQL to run, e.g. \"select * from top_customers limit 5\"")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
+    p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")
+    p.add_argument("--seed", type=int, default=42)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ShopLakeError as exc:
+        print(f"shoplake {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"shoplake {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
