@@ -16,7 +16,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .generate.batch import generate_exports
 
     settings = get_settings()
-    result = generate_exports(settings.lake_dir, scale=args.scale, seed=args.seed, force=args.force)
+    scale = settings.demo_scale if args.scale is None else args.scale
+    result = generate_exports(settings.lake_dir, scale=scale, seed=args.seed, force=args.force)
     print(result.summary())
     return 0
 
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
 
     p = add("sql", _cmd_sql, "Run a read-only query against the latest published warehouse snapshot.")
-    p.add_argument("query", help="SQL to run, e.g. \"select * from top_customers limit 5\"")
+    p.add_argument("query", help='SQL to run, e.g. "select * from top_customers limit 5"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
