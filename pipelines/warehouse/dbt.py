@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,17 +79,16 @@ def _dbt_env(settings: Settings, target: str | None) -> Iterator[None]:
 def _progress_printer(stream=sys.stderr) -> Callable:
     """One line per finished node, so long builds show where they are."""
     done = 0
+    lock = threading.Lock()  # dbt runs nodes on several threads
 
     def on_event(event) -> None:
         nonlocal done
         if event.info.name == "NodeFinished":
-            done += 1
             node = event.data.node_info
-            print(
-                f"  [{done:>3}] {node.node_status:<7} {node.resource_type:<10} {node.node_name}",
-                file=stream,
-                flush=True,
-            )
+            with lock:
+                done += 1
+                stream.write(f"  [{done:>3}] {node.node_status:<7} {node.resource_type:<10} {node.node_name}\n")
+                stream.flush()
 
     return on_event
 
