@@ -10,6 +10,7 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     warehouse/shoplake.duckdb             dbt's DuckDB database (single writer)
     serving/                              published read-only snapshots for readers
     state/                                pid files and ports of local services
+    state/snowsim.json, state/snowsim/    the local fakesnow server (pid, port) and its databases
 
 Every file is written under a temporary name in the same folder and renamed into place,
 so a reader globbing `*.parquet` never sees half a file.
@@ -59,6 +60,17 @@ class Lake:
             base = base / f"{partition[0]}={partition[1]}"
         return base / f"{name}.parquet"
 
+    def raw_tables(self) -> list[str]:
+        """Every table that has a folder under raw/ (batch contracts and the clickstream alike)."""
+        base = self.root / "raw"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+    def raw_files(self, table: str) -> list[Path]:
+        """The table's complete Parquet files (temporary files are hidden and never match)."""
+        return sorted(p for p in self.raw_dir(table).rglob("*.parquet") if not p.name.startswith("."))
+
     def raw_glob(self, table: str) -> str:
         return str(self.raw_dir(table) / "**" / "*.parquet")
 
@@ -100,6 +112,16 @@ class Lake:
     @property
     def state_dir(self) -> Path:
         return self.root / "state"
+
+    @property
+    def snowsim_state_file(self) -> Path:
+        """pid, port and log of the local fakesnow server started by `shoplake snowsim start`."""
+        return self.state_dir / "snowsim.json"
+
+    @property
+    def snowsim_dir(self) -> Path:
+        """fakesnow's database files, so promoted data survives a stop/start."""
+        return self.state_dir / "snowsim"
 
     def ensure(self) -> Lake:
         """Create the top-level folders (idempotent)."""
