@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .errors import ShopLakeError
 from .settings import get_settings
@@ -63,6 +64,10 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     settings = get_settings()
     site = generate_docs(settings, target=args.target)
     print(f"dbt docs site: {site / 'index.html'} (single file: {site / 'static_index.html'})")
+    if args.erd:
+        from .warehouse.erd import write_erd
+
+        print(f"ERD written to {write_erd(site, args.erd)}")
     if not args.serve:
         return 0
     server = make_server(site, port=args.port)
@@ -120,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", action="store_true", help="serve the site after generating it")
     p.add_argument("--port", type=int, default=8080, help="port for --serve (default 8080)")
     p.add_argument("--target", choices=["dev", "prod", "snowsim"], default=None, help="dbt target (default DBT_TARGET)")
+    p.add_argument("--erd", type=Path, metavar="FILE", help="also regenerate the Mermaid ERD block in FILE (docs/erd.md)")
 
     p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
     p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")
