@@ -50,4 +50,4 @@ bench: setup
 	$(BIN)/python bench/batch_ingest.py
 
 clean:
-	rm -rf lake/landing lake/raw lake/quarantine lake/ledger lake/warehouse lake/serving lake/state transforms/target
+	rm -rf lake/landing lake/raw lake/quarantine lake/ledger lake/warehouse lake/serving lake/state lake/reports lake/docs transforms/target

@@ -125,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", action="store_true", help="serve the site after generating it")
     p.add_argument("--port", type=int, default=8080, help="port for --serve (default 8080)")
     p.add_argument("--target", choices=["dev", "prod", "snowsim"], default=None, help="dbt target (default DBT_TARGET)")
-    p.add_argument("--erd", type=Path, metavar="FILE", help="also regenerate the Mermaid ERD block in FILE (docs/erd.md)")
+    p.add_argument(
+        "--erd", type=Path, metavar="FILE", help="also regenerate the Mermaid ERD block in FILE (docs/erd.md)"
+    )
 
     p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
     p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")
