@@ -214,21 +214,24 @@ def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: b
     Row checks, then duplicate keys, then references. Reason strings are built only for the bad
     rows: building them for every row would cost more than the rest of the validation.
     """
-    # Stripped raw text once; a missing optional column is all nulls, then imputed like any null.
-    df = df.select(
+    # Text columns are stripped; numbers and dates are cast from the text as exported (a padded
+    # number is quarantined as invalid, not guessed). A missing optional column is all nulls.
+    raw = df.select(
         "_line",
-        *[(pl.col(c.source).str.strip_chars() if c.source in df.columns else pl.lit(None, dtype=pl.String))
-          .alias(_src(c)) for c in contract.columns],
+        *[(pl.col(c.source).str.strip_chars() if c.type == "string" else pl.col(c.source)).alias(_src(c))
+          if c.source in df.columns else pl.lit(None, dtype=pl.String).alias(_src(c)) for c in contract.columns],
     )  # fmt: skip
-    truncated = pl.col("_line") == (df.height + 1) if truncated_last else pl.lit(False)
-    df = df.with_columns(truncated.alias("_truncated"), *[_typed(c).alias(c.name) for c in contract.columns])
-    checks = _row_checks(contract)
-    df = df.with_columns(pl.any_horizontal([bad for _, bad in checks]).alias("_bad"))
-    reason = pl.coalesce([pl.when(bad).then(pl.lit(name)) for name, bad in checks])
-    bad_parts = [df.filter(pl.col("_bad")).with_columns(reason.alias("_reason"))]
-    # Good rows keep only typed columns (and the raw text in case a later check rejects them).
-    good = df.filter(~pl.col("_bad")).drop("_bad", "_truncated")
     del df
+    truncated = pl.col("_line") == (raw.height + 1) if truncated_last else pl.lit(False)
+    checks = _row_checks(contract)
+    checked = raw.with_columns(
+        truncated.alias("_truncated"), *[_typed(c).alias(c.name) for c in contract.columns]
+    ).with_columns(pl.any_horizontal([bad for _, bad in checks]).alias("_bad"))
+    reason = pl.coalesce([pl.when(bad).then(pl.lit(name)) for name, bad in checks])
+    rejected = [checked.filter(pl.col("_bad")).select("_line", reason.alias("_reason"))]
+    # Only typed columns travel on: copying the raw text of every good row dominated the cost.
+    good = checked.select("_line", *[c.name for c in contract.columns], "_bad").filter(~pl.col("_bad")).drop("_bad")
+    del checked
 
     # Duplicate primary keys: the first valid occurrence lands, later ones are quarantined.
     pk = contract.primary_key
@@ -237,16 +240,14 @@ def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: b
         # (exports sorted by key, the common case, cannot hold duplicates and skip the hashing)
         first = (pl.col(pk[0]) if len(pk) == 1 else pl.struct(*pk)).is_first_distinct()
         good = good.with_columns(first.alias("_first"))
-        bad_parts.append(good.filter(~pl.col("_first")).with_columns(pl.lit("duplicate_key").alias("_reason")))
+        rejected.append(good.filter(~pl.col("_first")).select("_line", pl.lit("duplicate_key").alias("_reason")))
         good = good.filter(pl.col("_first")).drop("_first")
     for ref in contract.references:
         keys = _reference_keys(lake, ref.table, ref.key)
         good = good.with_columns(pl.col(ref.column).is_in(keys.implode()).alias("_found"))
-        missing_ref = good.filter(~pl.col("_found")).with_columns(
-            pl.lit(f"missing_reference:{ref.column}").alias("_reason")
-        )
-        bad_parts.append(missing_ref)
-        good = good.filter(pl.col("_found"))
+        reason_text = f"missing_reference:{ref.column}"
+        rejected.append(good.filter(~pl.col("_found")).select("_line", pl.lit(reason_text).alias("_reason")))
+        good = good.filter(pl.col("_found")).drop("_found")
 
     imputed: dict[str, int] = {}
     imputable = [c for c in contract.columns if not c.required and c.default is not None]
@@ -254,8 +255,9 @@ def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: b
         counts = good.select([pl.col(c.name).is_null().sum().alias(c.name) for c in imputable])
         imputed = {k: int(v) for k, v in counts.row(0, named=True).items() if v}
         good = good.with_columns([pl.col(c.name).fill_null(pl.lit(c.default)).alias(c.name) for c in imputable])
-    bad_columns = ["_line", *[_src(c) for c in contract.columns], "_reason"]
-    bad = pl.concat([part.select(bad_columns) for part in bad_parts]).sort("_line")
+    # Quarantined rows keep the text exactly as it came (bar stripping), found by line number.
+    reasons = pl.concat(rejected)
+    bad = raw.join(reasons, on="_line", how="inner").sort("_line")
     return Validated(good=good.select("_line", *[c.name for c in contract.columns]), bad=bad, imputed=imputed)
 
 
