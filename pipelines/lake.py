@@ -88,6 +88,10 @@ class Lake:
     def warehouse_path(self) -> Path:
         return self.root / "warehouse" / "shoplake.duckdb"
 
+    def dbt_artifacts_dir(self, target: str) -> Path:
+        """dbt's target-path and log-path for one target, so runs over different lakes never mix."""
+        return self.root / "warehouse" / "dbt" / target
+
     @property
     def serving_dir(self) -> Path:
         return self.root / "serving"
@@ -164,9 +168,12 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:
-    """Write `df` as one Parquet file that appears all at once."""
+    """Write `df` as one Parquet file that appears all at once.
+
+    Snappy: fast, and the Parquet codec every reader supports, Snowflake's COPY INTO included.
+    """
     with atomic_path(path) as tmp:
-        df.write_parquet(tmp, compression="zstd", statistics=True)
+        df.write_parquet(tmp, compression="snappy", statistics=True)
     return path
 
 
