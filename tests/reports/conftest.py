@@ -1,4 +1,5 @@
-"""One small built lake per test session: generate -> ingest -> dbt build -> published snapshot."""
+"""Report fixtures over the session's built lake (`built_lake` in tests/conftest.py): generated,
+ingested and built once; reports read its published snapshot."""
 
 from __future__ import annotations
 
@@ -8,37 +9,21 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.batch.ingest import ingest_all
-from pipelines.generate.batch import generate_exports
 from pipelines.lake import Lake
 from pipelines.reports.targets import DbApiTarget, open_target
 from pipelines.settings import Settings
-from pipelines.warehouse.dbt import run_dbt_build
 from pipelines.warehouse.serving import current_snapshot_id
-
-SCALE = 0.01  # ~200 customers, ~10k orders: every report has rows, the build takes seconds
-
-
-@pytest.fixture(scope="session")
-def built_lake(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    root = tmp_path_factory.mktemp("reports-lake")
-    settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(root)})
-    generate_exports(root, scale=SCALE, seed=7)
-    ingest_all(root, progress=False)
-    result = run_dbt_build(settings, target="dev", progress=False)
-    assert result.success, result.summary()
-    return settings
 
 
 @pytest.fixture
-def settings(built_lake: Settings, tmp_path: Path) -> Settings:
+def report_settings(built_lake, tmp_path: Path) -> Settings:
     """The session's warehouse, but report output in this test's own lake folder.
 
     The snapshot is shared read-only; `reports/` is written per test so tests do not see each other's files.
     """
     lake = Lake(tmp_path / "lake")
     lake.serving_dir.mkdir(parents=True)
-    src = Lake(built_lake.lake_dir)
+    src = built_lake.lake
     snapshot_id = current_snapshot_id(src)
     lake.snapshot_path(snapshot_id).symlink_to(src.snapshot_path(snapshot_id))
     lake.serving_pointer.write_text(snapshot_id + "\n")
@@ -46,9 +31,9 @@ def settings(built_lake: Settings, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def direct(built_lake: Settings):
+def direct(built_lake):
     """Run SQL directly on the published snapshot, for checking report figures."""
-    lake = Lake(built_lake.lake_dir)
+    lake = built_lake.lake
     con = duckdb.connect(str(lake.snapshot_path(current_snapshot_id(lake))), read_only=True)
 
     def query(sql: str, params: list | None = None) -> list[tuple]:
@@ -63,7 +48,7 @@ SNOWFLAKE_TYPES = {"BIGINT": "number(38, 0)", "HUGEINT": "number(38, 0)", "INTEG
 
 
 @pytest.fixture(scope="session")
-def fakesnow_marts(built_lake: Settings):
+def fakesnow_marts(built_lake):
     """The session's marts copied into a fakesnow (Snowflake emulator) database.
 
     fakesnow parses every statement as Snowflake SQL and runs it on DuckDB, so a report that uses
@@ -72,7 +57,7 @@ def fakesnow_marts(built_lake: Settings):
     from fakesnow.instance import FakeSnow
     from fakesnow.pandas_tools import write_pandas
 
-    lake = Lake(built_lake.lake_dir)
+    lake = built_lake.lake
     src = duckdb.connect(str(lake.snapshot_path(current_snapshot_id(lake))), read_only=True)
     fake = FakeSnow()
     con = fake.connect(database="shoplake", schema="marts", paramstyle="qmark")

@@ -12,7 +12,7 @@ from pipelines.warehouse.erd import generated_block, render_mermaid, star_schema
 
 
 def test_docs_generate_serve_and_erd_is_current(built_lake):
-    site = generate_docs(built_lake, target="dev", progress=False)
+    site = generate_docs(built_lake.settings, target="dev", progress=False)
     catalog = json.loads((site / "catalog.json").read_text())
     for model in ("dim_customers", "fct_orders", "top_customers", "product_category_sales"):
         node = catalog["nodes"][f"model.shoplake.{model}"]

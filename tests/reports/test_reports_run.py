@@ -32,10 +32,10 @@ def _exists(direct, name: str) -> bool:
     return bool(direct("select count(*) from information_schema.tables where table_name = ?", [name])[0][0])
 
 
-def test_every_report_runs_or_names_its_missing_mart(settings, direct, target_opener):
+def test_every_report_runs_or_names_its_missing_mart(report_settings, direct, target_opener):
     target, opener = target_opener
-    run = run_reports(settings, target=target, opener=opener)
-    lake = Lake(settings.lake_dir)
+    run = run_reports(report_settings, target=target, opener=opener)
+    lake = Lake(report_settings.lake_dir)
     for path in sorted(REPORTS_DIR.glob("*.sql")):
         report = parse_report(path)
         outcome = run.outcome(report.name)
@@ -55,9 +55,9 @@ def test_every_report_runs_or_names_its_missing_mart(settings, direct, target_op
             assert "FAILED" in index and outcome.error.split(",")[0] in index
 
 
-def test_revenue_by_month_category_matches_direct_sql(settings, direct, target_opener):
+def test_revenue_by_month_category_matches_direct_sql(report_settings, direct, target_opener):
     target, opener = target_opener
-    outcome = run_reports(settings, ["revenue_by_month_category"], target=target, opener=opener).outcomes[0]
+    outcome = run_reports(report_settings, ["revenue_by_month_category"], target=target, opener=opener).outcomes[0]
     got = {(r["sales_month"], r["category_id"]): (_num(r["revenue"]), _num(r["units"])) for r in _rows(outcome)}
     expected = direct(
         """select cast(date_trunc('month', order_date) as date), category_id, sum(revenue),
@@ -73,9 +73,11 @@ def test_revenue_by_month_category_matches_direct_sql(settings, direct, target_o
     assert all(abs(s - 1) < 0.01 for s in shares.values())
 
 
-def test_top_customers_lifetime_value_matches_direct_sql(settings, direct, target_opener):
+def test_top_customers_lifetime_value_matches_direct_sql(report_settings, direct, target_opener):
     target, opener = target_opener
-    run = run_reports(settings, ["top_customers_lifetime_value"], target=target, opener=opener, params={"top_n": "7"})
+    run = run_reports(
+        report_settings, ["top_customers_lifetime_value"], target=target, opener=opener, params={"top_n": "7"}
+    )
     rows = _rows(run.outcomes[0])
     expected = direct("select customer_id, sum(revenue) from fct_orders group by 1 order by 2 desc, 1 limit 7")
     assert [(r["customer_id"], _num(r["lifetime_revenue"])) for r in rows] == [(c, _num(v)) for c, v in expected]
@@ -83,10 +85,10 @@ def test_top_customers_lifetime_value_matches_direct_sql(settings, direct, targe
     assert abs(float(rows[0]["share_of_all_revenue"]) - float(expected[0][1] / total)) < 1e-5
 
 
-def test_new_vs_returning_and_cohorts_match_direct_sql(settings, direct, target_opener):
+def test_new_vs_returning_and_cohorts_match_direct_sql(report_settings, direct, target_opener):
     target, opener = target_opener
     run = run_reports(
-        settings, ["new_vs_returning_customers", "cohort_retention"], target=target, opener=opener,
+        report_settings, ["new_vs_returning_customers", "cohort_retention"], target=target, opener=opener,
         params={"max_months": "3"},
     )  # fmt: skip
     assert not run.failed, run.summary()
@@ -122,9 +124,9 @@ def test_new_vs_returning_and_cohorts_match_direct_sql(settings, direct, target_
     assert month_one["active_customers"] == came_back
 
 
-def test_date_parameters_narrow_the_months(settings):
+def test_date_parameters_narrow_the_months(report_settings):
     run = run_reports(
-        settings, ["new_vs_returning_customers", "revenue_by_month_category"],
+        report_settings, ["new_vs_returning_customers", "revenue_by_month_category"],
         params={"start_date": "2025-03-15", "end_date": "2025-05-02"},
     )  # fmt: skip
     months = {r["order_month"] for r in _rows(run.outcome("new_vs_returning_customers"))}
@@ -133,25 +135,25 @@ def test_date_parameters_narrow_the_months(settings):
     assert months == {dt.date(2025, 3, 1), dt.date(2025, 4, 1), dt.date(2025, 5, 1)}
 
 
-def test_injection_looking_parameters_are_harmless(settings, direct, target_opener):
+def test_injection_looking_parameters_are_harmless(report_settings, direct, target_opener):
     target, opener = target_opener
     names = ["revenue_by_month_category"]
-    real = run_reports(settings, names, target=target, opener=opener, params={"category": "Home & Kitchen"})
+    real = run_reports(report_settings, names, target=target, opener=opener, params={"category": "Home & Kitchen"})
     assert {r["category_name"] for r in _rows(real.outcomes[0])} == {"Home & Kitchen"}
     for evil in ("Home & Kitchen' or '1'='1", "x'; drop table product_category_sales; --", "<script>alert(1)</script>"):
-        run = run_reports(settings, names, target=target, opener=opener, params={"category": evil}, fmt="html")
+        run = run_reports(report_settings, names, target=target, opener=opener, params={"category": evil}, fmt="html")
         outcome = run.outcomes[0]
         assert outcome.status == "ok" and outcome.rows == []  # bound as a literal name: matches nothing
         page = outcome.path.read_text()
         assert ("<script>" not in page and "&lt;script&gt;" in page) or "<script>" not in evil
     assert _exists(direct, "product_category_sales")
     # A typed parameter refuses a value that is not of its type, naming the report and the parameter.
-    run = run_reports(settings, ["top_customers_lifetime_value"], target=target, opener=opener,
+    run = run_reports(report_settings, ["top_customers_lifetime_value"], target=target, opener=opener,
                       params={"top_n": "5 or 1=1"})  # fmt: skip
     assert run.failed and "parameter top_n: expected int" in run.outcomes[0].error
 
 
-def test_a_failing_report_is_named_and_the_others_still_run(settings, tmp_path):
+def test_a_failing_report_is_named_and_the_others_still_run(report_settings, tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir()
     good = (REPORTS_DIR / "top_customers_lifetime_value.sql").read_text()
@@ -166,7 +168,7 @@ def test_a_failing_report_is_named_and_the_others_still_run(settings, tmp_path):
         "-- requires: not_a_mart\nselect * from not_a_mart\n"
     )
     (reports / "e_good_again.sql").write_text(good)
-    run = run_reports(settings, reports_dir=reports, params={"top_n": "3"})
+    run = run_reports(report_settings, reports_dir=reports, params={"top_n": "3"})
     status = {o.name: o.status for o in run.outcomes}
     assert status == {"a_good": "ok", "b_broken_sql": "failed", "c_bad_header": "failed",
                       "d_missing_mart": "failed", "e_good_again": "ok"}  # fmt: skip
@@ -178,17 +180,17 @@ def test_a_failing_report_is_named_and_the_others_still_run(settings, tmp_path):
     assert "FAILED  b_broken_sql" in summary and "ok      e_good_again" in summary
 
 
-def test_unknown_names_and_params_are_one_line_errors(settings):
+def test_unknown_names_and_params_are_one_line_errors(report_settings):
     with pytest.raises(ShopLakeError, match="unknown report"):
-        run_reports(settings, ["nope"])
+        run_reports(report_settings, ["nope"])
     with pytest.raises(ShopLakeError, match="no selected report takes it"):
-        run_reports(settings, ["cohort_retention"], params={"top_n": "3"})
+        run_reports(report_settings, ["cohort_retention"], params={"top_n": "3"})
 
 
-def test_cli_writes_every_format_and_an_index(settings, monkeypatch, capsys):
-    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(settings.lake_dir))
+def test_cli_writes_every_format_and_an_index(report_settings, monkeypatch, capsys):
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(report_settings.lake_dir))
     monkeypatch.setenv("DBT_TARGET", "dev")
-    lake = Lake(settings.lake_dir)
+    lake = Lake(report_settings.lake_dir)
     for fmt in ("md", "csv", "html"):
         code = main(["report", "top_customers_lifetime_value", "cohort_retention", "--format", fmt,
                      "--param", "top_n=4"])  # fmt: skip
@@ -220,7 +222,7 @@ insert into anomalies values
 
 
 @pytest.mark.parametrize("setup", [FUNNEL + ANOMALIES])
-def test_pending_mart_reports_on_their_assumed_columns(settings, setup):
+def test_pending_mart_reports_on_their_assumed_columns(report_settings, setup):
     """funnel_daily and anomalies come from other branches; these rows use the columns the reports assume."""
     target = memory_target(setup)
 
@@ -230,7 +232,7 @@ def test_pending_mart_reports_on_their_assumed_columns(settings, setup):
         return nullcontext(target)
 
     names = ["funnel_conversion_by_channel", "anomalies_last_30_days"]
-    run = run_reports(settings, names, opener=opener, params={"start_date": "2026-10-01"})
+    run = run_reports(report_settings, names, opener=opener, params={"start_date": "2026-10-01"})
     assert not run.failed, run.summary()
     funnel = {r["channel"]: r for r in _rows(run.outcome("funnel_conversion_by_channel"))}
     assert funnel["web"]["views"] == 400 and funnel["web"]["purchases"] == 20
@@ -242,6 +244,6 @@ def test_pending_mart_reports_on_their_assumed_columns(settings, setup):
         (dt.date(2026, 10, 31), "spike"), (dt.date(2026, 10, 30), "drop"), (dt.date(2026, 10, 2), "spike"),
     ]  # fmt: skip
     assert anomalies[0]["revenue_gap"] == Decimal("200.00")
-    run = run_reports(settings, ["anomalies_last_30_days"], opener=opener,
+    run = run_reports(report_settings, ["anomalies_last_30_days"], opener=opener,
                       params={"as_of": "2026-10-02", "days": "2", "min_score": "5"})  # fmt: skip
     assert [r["category_name"] for r in _rows(run.outcomes[0])] == ["Garden", "Garden"]
