@@ -7,7 +7,7 @@ target (say, the fakesnow emulator) means writing an opener here, not touching t
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -104,9 +104,6 @@ def snowflake_target(settings: Settings, target: str = "prod") -> Iterator[DbApi
         yield DbApiTarget(target, con, "qmark", f"Snowflake {getattr(con, 'database', '') or ''}".strip())
     finally:
         con.close()
-
-
-TargetOpener = Callable[[Settings], AbstractContextManager[ReportTarget]]
 
 
 def open_target(settings: Settings, target: str) -> AbstractContextManager[ReportTarget]:
