@@ -6,6 +6,7 @@ from our own words and non-secret settings only, never from the password or key.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,11 @@ def _load_private_key(path: Path) -> bytes:
     )
 
 
-def connect(target: Target):
-    """Open a connector session on `target`, or raise a one-line error naming the setting to fix."""
+def connect(target: Target, *, paramstyle: str | None = None):
+    """Open a connector session on `target`, or raise a one-line error naming the setting to fix.
+
+    The session uses the target's database and, when it exists already, its model schema.
+    """
     import snowflake.connector
     from snowflake.connector import errors as sf_errors
 
@@ -118,6 +122,8 @@ def connect(target: Target):
         "network_timeout": max(target.login_timeout, 60), "client_session_keep_alive": False,
         **target.secret,
     }  # fmt: skip
+    if paramstyle:
+        kwargs["paramstyle"] = paramstyle
     for key in ("host", "port", "protocol", "role"):
         if getattr(target, key):
             kwargs[key] = getattr(target, key)
@@ -181,6 +187,9 @@ def _use(con, target: Target) -> None:
         raise ShopLakeError(
             f"database {target.database!r} does not exist or is not authorised: check SNOWFLAKE_DATABASE"
         ) from None
+    # The model schema may not exist yet: promotion creates RAW itself and `dbt build` creates it.
+    with contextlib.suppress(sf_errors.ProgrammingError):
+        cur.execute(f"use schema {_ident(target.schema)}")
 
 
 def _ident(name: str) -> str:

@@ -18,20 +18,20 @@ def lake_rows(built, table: str) -> int:
     return pl.scan_parquet(str(built.lake.raw_dir(table) / "**" / "*.parquet")).select(pl.len()).collect().item()
 
 
-def test_promotion_loads_every_raw_table_and_builds(built_lake) -> None:
-    report = built_lake.promotion
-    assert [t.table for t in report.tables] == built_lake.lake.raw_tables()
+def test_promotion_loads_every_raw_table_and_builds(promoted_lake) -> None:
+    report = promoted_lake.promotion
+    assert [t.table for t in report.tables] == promoted_lake.lake.raw_tables()
     assert {"categories", "customers", "orders", "order_items", "products"} <= {t.table for t in report.tables}
     for t in report.tables:
         assert t.status == "ok", report.render()
         assert t.loaded_files == t.lake_files > 0
-        assert t.snowflake_rows == t.loaded_rows == lake_rows(built_lake, t.table)
+        assert t.snowflake_rows == t.loaded_rows == lake_rows(promoted_lake, t.table)
     assert report.dbt_success, report.dbt_summary
     assert report.ok
 
 
-def test_every_mart_is_equal_on_both_targets(built_lake) -> None:
-    report = compare_marts(built_lake.settings, "snowsim")
+def test_every_mart_is_equal_on_both_targets(promoted_lake) -> None:
+    report = compare_marts(promoted_lake.settings, "snowsim")
     compared = [m.model for m in report.marts]
     assert compared == mart_models()
     assert {"dim_customers", "dim_products", "fct_orders", "fct_order_items", "top_customers",
@@ -44,25 +44,25 @@ def test_every_mart_is_equal_on_both_targets(built_lake) -> None:
             assert m.status == "equal" and m.duckdb_rows == m.snowflake_rows and m.duckdb_rows > 0, report.render()
 
 
-def test_repromote_loads_nothing_new(built_lake) -> None:
+def test_repromote_loads_nothing_new(promoted_lake) -> None:
     from pipelines.warehouse.promote import promote
 
-    again = promote(built_lake.settings, "snowsim", build=False, progress=False)
+    again = promote(promoted_lake.settings, "snowsim", build=False, progress=False)
     for t in again.tables:
         assert (t.status, t.loaded_files, t.loaded_rows, t.uploaded) == ("ok", 0, 0, 0), again.render()
         assert t.skipped_files == t.lake_files
-        assert t.snowflake_rows == lake_rows(built_lake, t.table)
+        assert t.snowflake_rows == lake_rows(promoted_lake, t.table)
 
 
-def test_parity_names_the_mart_and_shows_differing_rows(built_lake, monkeypatch, capsys) -> None:
-    target = resolve_target(built_lake.settings, "snowsim")
+def test_parity_names_the_mart_and_shows_differing_rows(promoted_lake, monkeypatch, capsys) -> None:
+    target = resolve_target(promoted_lake.settings, "snowsim")
     con = connect(target)
     cur = con.cursor()
     table = f"{target.database}.{target.schema}.TOP_CUSTOMERS"
-    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(built_lake.lake.root))
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(promoted_lake.lake.root))
     cur.execute(f"update {table} set lifetime_revenue = lifetime_revenue + 1 where revenue_rank = 1")
     try:
-        report = compare_marts(built_lake.settings, "snowsim")
+        report = compare_marts(promoted_lake.settings, "snowsim")
         rc = cli.main(["parity", "--target", "snowsim"])
     finally:
         cur.execute(f"update {table} set lifetime_revenue = lifetime_revenue - 1 where revenue_rank = 1")
@@ -73,21 +73,21 @@ def test_parity_names_the_mart_and_shows_differing_rows(built_lake, monkeypatch,
     assert rc == 1
     assert "top_customers" in out and "DIFFERENT" in out and "parity: 1 mart(s) differ" in out
     assert "DuckDB only" in out and "Snowflake only" in out and "'revenue_rank': 1.0" in out
-    assert compare_marts(built_lake.settings, "snowsim").ok  # restored: the comparison itself changed nothing
+    assert compare_marts(promoted_lake.settings, "snowsim").ok  # restored: the comparison itself changed nothing
 
 
-def test_parity_cli_reports_and_exits_zero_when_equal(built_lake, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(built_lake.lake.root))
+def test_parity_cli_reports_and_exits_zero_when_equal(promoted_lake, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(promoted_lake.lake.root))
     assert cli.main(["parity", "--target", "snowsim"]) == 0
     out = capsys.readouterr().out
     assert "parity: OK" in out and "product_category_sales" in out
 
 
-def test_raw_counts_match_the_lake(built_lake) -> None:
-    con = connect(resolve_target(built_lake.settings, "snowsim"))
+def test_raw_counts_match_the_lake(promoted_lake) -> None:
+    con = connect(resolve_target(promoted_lake.settings, "snowsim"))
     try:
         cur = con.cursor()
-        for table in built_lake.lake.raw_tables():
-            assert count_rows(cur, table) == lake_rows(built_lake, table)
+        for table in promoted_lake.lake.raw_tables():
+            assert count_rows(cur, table) == lake_rows(promoted_lake, table)
     finally:
         con.close()

@@ -201,10 +201,10 @@ def test_snowsim_not_running_is_a_clear_error(tmp_path, monkeypatch, capsys) -> 
     assert len(err) == 1 and "shoplake snowsim start" in err[0]
 
 
-def test_prod_target_works_through_host_port_protocol_overrides(built_lake, monkeypatch) -> None:
+def test_prod_target_works_through_host_port_protocol_overrides(promoted_lake, monkeypatch) -> None:
     """The `prod` code path (settings, connector, dbt profile) against the emulator via SNOWFLAKE_HOST etc."""
-    env = _prod_env(built_lake.lake.root, SNOWFLAKE_ACCOUNT="fakesnow", SNOWFLAKE_HOST="127.0.0.1",
-                    SNOWFLAKE_PORT=str(built_lake.port), SNOWFLAKE_PROTOCOL="http")  # fmt: skip
+    env = _prod_env(promoted_lake.lake.root, SNOWFLAKE_ACCOUNT="fakesnow", SNOWFLAKE_HOST="127.0.0.1",
+                    SNOWFLAKE_PORT=str(promoted_lake.port), SNOWFLAKE_PROTOCOL="http")  # fmt: skip
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = Settings.from_env(env)
@@ -212,7 +212,7 @@ def test_prod_target_works_through_host_port_protocol_overrides(built_lake, monk
     assert "s3cr3t" not in repr(target) and "s3cr3t" not in repr(settings)
     con = connect(target)
     try:
-        assert count_rows(con.cursor(), "orders") == raw_rows(built_lake.lake, "orders")
+        assert count_rows(con.cursor(), "orders") == raw_rows(promoted_lake.lake, "orders")
     finally:
         con.close()
     from pipelines.warehouse.dbt import invoke_dbt
