@@ -38,6 +38,10 @@ CONTRACT_TYPES = {
     "bigint": "NUMBER(38,0)", "double": "FLOAT", "string": "VARCHAR", "date": "DATE",
     "timestamp": "TIMESTAMP_TZ", "boolean": "BOOLEAN",
 }  # fmt: skip
+# Rows that carry their source position (the clickstream writer's topic partition and offset) may be
+# rewritten into new lake files by compaction (small files merged under a new name). Such tables load
+# through a scratch table, and only rows whose position is not in RAW yet are inserted.
+ROW_IDENTITY = ("source_partition", "source_offset")
 LINEAGE_COLUMNS = (("_source_line", "NUMBER(38,0)"), ("_source_file", "VARCHAR"), ("_ingested_at", "TIMESTAMP_NTZ"))
 # Which Snowflake column types (information_schema.columns.data_type) accept a Parquet type family.
 ACCEPTS = {
@@ -255,7 +259,7 @@ def upload(cur, table: str, files: list[LakeFile]) -> int:
     return len(files)
 
 
-def copy_files(cur, table: str, rels: list[str]) -> dict[str, tuple[str, int]]:
+def copy_files(cur, table: str, rels: list[str], *, into: str | None = None) -> dict[str, tuple[str, int]]:
     """COPY the table's stage folder into RAW.<table>; returns stage path -> (status, rows loaded).
 
     One statement for the whole folder: Snowflake's load history reports files it loaded before as
@@ -263,7 +267,7 @@ def copy_files(cur, table: str, rels: list[str]) -> dict[str, tuple[str, int]]:
     for internal stages.) Not a transaction on its own: `load_table` wraps it with the manifest insert.
     """
     cur.execute(
-        f"copy into {RAW_SCHEMA}.{quote(table)} from @{STAGE}/{table}/ "
+        f"copy into {into or f'{RAW_SCHEMA}.{quote(table)}'} from @{STAGE}/{table}/ "
         "file_format = (type = parquet) match_by_column_name = case_insensitive on_error = abort_statement"
     )
     prefix = f"/{table}/"
@@ -278,11 +282,59 @@ def copy_files(cur, table: str, rels: list[str]) -> dict[str, tuple[str, int]]:
     return results
 
 
-def load_table(cur, table: str, rels: list[str]) -> dict[str, tuple[str, int]]:
-    """COPY and record in the manifest atomically: one transaction per table."""
+def row_identity(files: list[LakeFile]) -> tuple[str, ...] | None:
+    """ROW_IDENTITY when every file of the table carries it (stream tables), else None (batch files
+    are immutable and named by content hash, so file-level idempotency is enough)."""
+    if files and all(set(ROW_IDENTITY) <= set(f.schema.names) for f in files):
+        return ROW_IDENTITY
+    return None
+
+
+def scratch_table(table: str) -> str:
+    return f"{RAW_SCHEMA}.{quote('_LOAD_' + table.upper())}"
+
+
+def ensure_scratch(cur, table: str) -> None:
+    """The keyed load's scratch table, shaped like RAW.<table>. It is kept between runs (emptied with
+    DELETE, never TRUNCATE or replace) because Snowflake's load history belongs to the table."""
+    raw = f"{RAW_SCHEMA}.{quote(table)}"
+    cur.execute(f"create transient table if not exists {scratch_table(table)} like {raw}")
+    scratch_cols = table_columns(cur, "_LOAD_" + table.upper())
+    if set(scratch_cols) != set(table_columns(cur, table)):  # RAW gained a column: reshape (loses history once)
+        cur.execute(f"drop table {scratch_table(table)}")
+        cur.execute(f"create transient table {scratch_table(table)} like {raw}")
+
+
+def load_table(
+    cur, table: str, rels: list[str], *, key: tuple[str, ...] | None = None
+) -> tuple[dict[str, tuple[str, int]], int | None]:
+    """COPY and record in the manifest atomically: one transaction per table.
+
+    With `key`, files are COPYed into the scratch table and only rows whose key is not in RAW yet are
+    inserted; returns the per-file COPY results and the number of rows inserted (None without `key`).
+    """
+    raw = f"{RAW_SCHEMA}.{quote(table)}"
     cur.execute("begin")
     try:
-        results = copy_files(cur, table, rels)
+        inserted = None
+        if key is None:
+            results = copy_files(cur, table, rels)
+        else:
+            scratch = scratch_table(table)
+            cur.execute(f"delete from {scratch}")
+            results = copy_files(cur, table, rels, into=scratch)
+            columns = ", ".join(quote(c) for c in table_columns(cur, table))
+            partition = ", ".join(quote(k) for k in key)
+            match = " and ".join(f"r.{quote(k)} = l.{quote(k)}" for k in key)
+            before = count_rows(cur, table)
+            cur.execute(
+                f"insert into {raw} ({columns}) select {columns} from ("
+                f"select *, row_number() over (partition by {partition} order by {partition}) as shoplake_rn "
+                f"from {scratch}) as l where l.shoplake_rn = 1 "
+                f"and not exists (select 1 from {raw} as r where {match})"
+            )
+            inserted = count_rows(cur, table) - before
+            cur.execute(f"delete from {scratch}")
         failed = {r: s for r, (s, _) in results.items() if s not in ("LOADED", "LOAD_SKIPPED")}
         if failed:
             raise ShopLakeError(f"COPY INTO RAW.{table.upper()} did not load {len(failed)} file(s): {failed}")
@@ -296,7 +348,7 @@ def load_table(cur, table: str, rels: list[str]) -> dict[str, tuple[str, int]]:
     except BaseException:
         cur.execute("rollback")
         raise
-    return results
+    return results, inserted
 
 
 def count_rows(cur, table: str) -> int:
@@ -347,19 +399,33 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
         to_upload = [f for f in pending if f.rel not in staged]
         result.already_staged = len(pending) - len(to_upload)
         started = time.monotonic()
+        vanished = [f for f in to_upload if not f.path.exists()]  # e.g. compacted since we listed
+        if vanished:
+            pending = [f for f in pending if f not in vanished]
+            to_upload = [f for f in to_upload if f not in vanished]
+            result.message = f"{len(vanished)} file(s) disappeared from the lake during promotion; run it again"
         for i, f in enumerate(to_upload, 1):
             upload(cur, table, [f])
             if progress and (i == len(to_upload) or i % 25 == 0):
                 _log(f"{table}: uploaded {i}/{len(to_upload)} ({time.monotonic() - started:.1f}s)", progress)
         result.uploaded = len(to_upload)
         rels = [f.rel for f in pending]
-        results = load_table(cur, table, rels)
+        key = row_identity(files)
+        if key is not None:
+            ensure_scratch(cur, table)
+        results, inserted = load_table(cur, table, rels, key=key)
         for status, rows in (results[r] for r in rels):
             if status == "LOADED":
                 result.loaded_files += 1
                 result.loaded_rows += rows
             else:
                 result.skipped_files += 1
+        if inserted is not None and inserted != result.loaded_rows:
+            result.message = (
+                f"{result.loaded_rows - inserted:,} row(s) of rewritten (compacted) files were in RAW already; "
+                f"inserted {inserted:,}"
+            )
+            result.loaded_rows = inserted
         _log(f"{table}: loaded {result.loaded_files} file(s), {result.loaded_rows:,} rows", progress)
     result.snowflake_rows = count_rows(cur, table)
     if result.snowflake_rows != result.lake_rows:

@@ -228,7 +228,7 @@ def test_failure_inside_the_load_transaction_rolls_back_the_copy(fresh_snowsim, 
     lake, settings = fresh_snowsim
     real_load = promote_module.load_table
 
-    def failing_load(cur, table, rels):
+    def failing_load(cur, table, rels, **kwargs):
         class Boom(Exception):
             pass
 
@@ -239,7 +239,7 @@ def test_failure_inside_the_load_transaction_rolls_back_the_copy(fresh_snowsim, 
 
         cur.executemany = explode
         try:
-            return real_load(cur, table, rels)
+            return real_load(cur, table, rels, **kwargs)
         finally:
             cur.executemany = original
 
@@ -255,3 +255,48 @@ def test_failure_inside_the_load_transaction_rolls_back_the_copy(fresh_snowsim, 
     report = promote(settings, "snowsim", tables=["products"], build=False, progress=False)
     table = report.tables[0]
     assert report.ok and table.loaded_files == 1 and table.snowflake_rows == raw_rows(lake, "products")
+
+
+def _events(first: int, last: int) -> pl.DataFrame:
+    """Clickstream-like rows carrying their source position, as the stream writer lands them."""
+    offsets = list(range(first, last + 1))
+    frame = pl.DataFrame({
+        "event_id": [f"e{o}" for o in offsets], "event_type": ["page_view"] * len(offsets),
+        "session_id": [f"s{o // 3}" for o in offsets], "source_partition": [0] * len(offsets),
+        "source_offset": offsets,
+    })  # fmt: skip
+    return frame.with_columns(
+        pl.col("source_partition").cast(pl.Int32),
+        pl.datetime(2025, 3, 1, 12, 0, 0, time_zone="UTC").alias("event_time"),
+    )
+
+
+def test_compacted_stream_files_do_not_double_rows(fresh_snowsim) -> None:
+    """Compaction rewrites small stream files into one merged file under a new name: its rows that are
+    in Snowflake already must not load twice, the new ones must."""
+    lake, settings = fresh_snowsim
+    part = ("event_date", "2025-03-01")
+    small = [lake.raw_file("clickstream_events", f"clicks__p000__{a:012d}-{b:012d}", part) for a, b in ((0, 4), (5, 9))]
+    write_parquet_atomic(_events(0, 4), small[0])
+    write_parquet_atomic(_events(5, 9), small[1])
+    first = promote(settings, "snowsim", tables=["clickstream_events"], build=False, progress=False)
+    assert first.ok and first.tables[0].snowflake_rows == 10, first.render()
+
+    # compaction: the two small files and a newer range become one merged file
+    write_parquet_atomic(_events(0, 14), lake.raw_file("clickstream_events", f"clicks__p000__{0:012d}-{14:012d}", part))
+    for path in small:
+        path.unlink()
+    second = promote(settings, "snowsim", tables=["clickstream_events"], build=False, progress=False)
+    t = second.tables[0]
+    assert second.ok, second.render()
+    assert (t.loaded_files, t.loaded_rows, t.snowflake_rows, t.lake_rows) == (1, 5, 15, 15)
+    con = connect(resolve_target(settings, "snowsim"))
+    try:
+        cur = con.cursor()
+        cur.execute("select count(distinct source_offset), min(source_offset), max(source_offset) "
+                    "from RAW.CLICKSTREAM_EVENTS")  # fmt: skip
+        assert cur.fetchone() == (15, 0, 14)
+    finally:
+        con.close()
+    assert sum(t.loaded_files for t in promote(settings, "snowsim", build=False, progress=False).tables
+               if t.table == "clickstream_events") == 0  # fmt: skip
