@@ -21,6 +21,7 @@ from .dbt import PROJECT_DIR
 from .snowflake import connect, quote, resolve_target
 
 NULL = "\x00null"
+NULL_FLAG = "SHOPLAKE_IS_NULL__"
 SAMPLE_ROWS = 5
 # Marts that cannot be compared on fakesnow, with the documented reason (docs/snowflake.md). They are
 # still listed in every report as GAP, never dropped silently. Empty: every mart builds on both.
@@ -133,17 +134,32 @@ def _snowflake_reader(settings: Settings, target: str) -> tuple[Callable[[str], 
     resolved = resolve_target(settings, target)
     con = connect(resolved)
     from snowflake.connector import errors as sf_errors
+    from snowflake.connector.constants import FIELD_ID_TO_NAME
 
     def read(model: str) -> pl.DataFrame | None:
+        relation = f"{quote(resolved.database)}.{quote(resolved.schema)}.{quote(model)}"
         cur = con.cursor()
         try:
-            cur.execute(f"select * from {quote(resolved.database)}.{quote(resolved.schema)}.{quote(model)}")
+            cur.execute(f"select * from {relation} limit 0")
         except sf_errors.ProgrammingError:
             return None
-        table = cur.fetch_arrow_all(force_return_table=True)
-        return pl.from_arrow(table)
+        # fakesnow's server sends NULL timestamps as 1970-01-01 (docs/snowflake.md, fakesnow gaps), so
+        # fetch an is-null flag beside each timestamp column and restore the NULLs from it.
+        stamps = [d.name for d in cur.description if FIELD_ID_TO_NAME[d.type_code].startswith("TIMESTAMP")]
+        flags = "".join(f", ({_q(c)} is null) as {_q(NULL_FLAG + c)}" for c in stamps)
+        cur.execute(f"select *{flags} from {relation}")
+        df = pl.from_arrow(cur.fetch_arrow_all(force_return_table=True))
+        if stamps:
+            df = df.with_columns(
+                pl.when(pl.col(NULL_FLAG + c)).then(None).otherwise(pl.col(c)).alias(c) for c in stamps
+            ).drop([NULL_FLAG + c for c in stamps])
+        return df
 
     return read, con.close
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def compare_marts(settings: Settings, target: str = "prod", *, precision: int = 6) -> ParityReport:

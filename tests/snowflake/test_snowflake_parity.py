@@ -91,3 +91,31 @@ def test_raw_counts_match_the_lake(promoted_lake) -> None:
             assert count_rows(cur, table) == lake_rows(promoted_lake, table)
     finally:
         con.close()
+
+
+def test_snowflake_reader_keeps_null_timestamps(promoted_lake) -> None:
+    """fakesnow's server sends NULL timestamps as 1970-01-01; parity's reader must restore the NULLs."""
+    from pipelines.warehouse.parity import _snowflake_reader
+
+    target = resolve_target(promoted_lake.settings, "snowsim")
+    con = connect(target)
+    table = f"{target.database}.{target.schema}.NULL_TIMESTAMP_PROBE"
+    try:
+        cur = con.cursor()
+        cur.execute(f"create or replace table {table} (id number(38,0), seen_at timestamp_ntz, at_utc timestamp_tz)")
+        cur.execute(f"insert into {table} select 1, null, null")
+        cur.execute(
+            f"insert into {table} select 2, '2025-03-01 12:00:00'::timestamp_ntz, "
+            "'2025-03-01 12:00:00+00:00'::timestamp_tz"
+        )
+        read, close = _snowflake_reader(promoted_lake.settings, "snowsim")
+        try:
+            df = read("null_timestamp_probe").sort("ID")
+        finally:
+            close()
+        assert df.columns == ["ID", "SEEN_AT", "AT_UTC"]
+        assert df["SEEN_AT"].to_list()[0] is None and df["AT_UTC"].to_list()[0] is None
+        assert str(df["SEEN_AT"].to_list()[1]) == "2025-03-01 12:00:00"
+    finally:
+        con.cursor().execute(f"drop table if exists {table}")
+        con.close()
