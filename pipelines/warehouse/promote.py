@@ -76,7 +76,7 @@ class TablePromotion:
     snowflake_rows: int | None = None
     created: bool = False
     added_columns: list[str] = field(default_factory=list)
-    status: str = "ok"  # ok | refused | mismatch
+    status: str = "ok"  # ok | refused | failed | mismatch
     message: str | None = None
 
 
@@ -138,7 +138,10 @@ def lake_files(lake: Lake, table: str) -> list[LakeFile]:
     out = []
     base = lake.raw_dir(table)
     for path in lake.raw_files(table):
-        meta = pq.read_metadata(path)
+        try:
+            meta = pq.read_metadata(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ShopLakeError(f"lake file {path} is not readable Parquet ({exc})") from None
         out.append(LakeFile(path=path, rel=path.relative_to(base).as_posix(), rows=meta.num_rows,
                             schema=meta.schema.to_arrow_schema()))  # fmt: skip
     return out
@@ -378,13 +381,15 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
         result.message = f"refused, nothing loaded: {conflicts[0]}" + (
             f" (+{len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
         )
+        _log(f"{table}: {result.message}", progress)
         return result
     if new and on_new_column == "refuse":
         result.status = "refused"
         result.message = (
             f"refused, nothing loaded: lake files have column(s) {', '.join(new)} not in RAW.{table.upper()} "
-            "(rerun with --add-new-columns, or add them in Snowflake)"
+            "(run without --refuse-new-columns to add them as nullable columns, or add them in Snowflake)"
         )
+        _log(f"{table}: {result.message}", progress)
         return result
     for name, sf_type in new.items():
         cur.execute(f"alter table {RAW_SCHEMA}.{quote(table)} add column {quote(name)} {sf_type}")
@@ -446,6 +451,8 @@ def promote(
     progress: bool = True,
 ) -> PromotionReport:
     """`shoplake promote`: every raw table of the lake into Snowflake, then `dbt build` there."""
+    from snowflake.connector import errors as sf_errors
+
     started = time.monotonic()
     lake = Lake(settings.lake_dir)
     resolved: Target = resolve_target(settings, target)
@@ -456,7 +463,14 @@ def promote(
         cur = con.cursor()
         ensure_raw(cur)
         for table in names:
-            report.tables.append(promote_table(cur, lake, table, on_new_column=on_new_column, progress=progress))
+            try:
+                outcome = promote_table(cur, lake, table, on_new_column=on_new_column, progress=progress)
+            except (sf_errors.Error, ShopLakeError) as exc:
+                # load_table rolled back: nothing of this table was loaded; the other tables go on.
+                first_line = (str(getattr(exc, "msg", "") or exc).strip().splitlines() or ["?"])[0]
+                outcome = TablePromotion(table=table, status="failed", message=f"failed, nothing loaded: {first_line}")
+                _log(f"{table}: {outcome.message}", progress)
+            report.tables.append(outcome)
     finally:
         con.close()
     report.seconds = time.monotonic() - started
@@ -465,4 +479,6 @@ def promote(
 
         dbt_result = run_dbt_build(settings, target=target, progress=progress, publish=False)
         report.dbt_success, report.dbt_summary = dbt_result.success, dbt_result.summary()
+    elif build and report.tables:
+        report.dbt_summary = "dbt build skipped: fix the tables above first (the marts were left as they were)"
     return report

@@ -300,3 +300,21 @@ def test_compacted_stream_files_do_not_double_rows(fresh_snowsim) -> None:
         con.close()
     assert sum(t.loaded_files for t in promote(settings, "snowsim", build=False, progress=False).tables
                if t.table == "clickstream_events") == 0  # fmt: skip
+
+
+def test_unreadable_lake_file_fails_its_table_only(fresh_snowsim, monkeypatch, capsys) -> None:
+    lake, settings = fresh_snowsim
+    bad = lake.raw_dir("categories") / "broken-000000000000.parquet"
+    bad.write_bytes(b"not parquet at all")
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(lake.root))
+    rc = cli.main(["promote", "--target", "snowsim", "--table", "categories", "--table", "products"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "broken-000000000000.parquet is not readable Parquet" in out and "dbt build skipped" in out
+    report = promote(settings, "snowsim", tables=["products"], build=False, progress=False)
+    assert report.ok and report.tables[0].skipped_files == 1  # products loaded in the failed run
+    con = connect(resolve_target(settings, "snowsim"))
+    try:
+        assert count_rows(con.cursor(), "products") == raw_rows(lake, "products")
+    finally:
+        con.close()
