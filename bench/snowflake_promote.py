@@ -1,7 +1,8 @@
 """Benchmark: `shoplake promote` (PUT + COPY INTO) into the local fakesnow server, then a re-run.
 
 Measures the promotion protocol's own cost against snowsim (fakesnow on DuckDB), NOT Snowflake's
-speed: first load, a re-run with nothing new (must load 0 files), and `dbt build` on snowsim.
+speed: first load, a re-run with nothing new (must load 0 files), `dbt build` on snowsim and on
+DuckDB, and `parity` over every mart (must be equal).
 Uses SHOPLAKE_LAKE_DIR if set (its raw lake is promoted as is), else a temp lake generated and
 ingested at --scale. Last stdout line: {"scale", "files", "rows", "promote_s", "rerun_s", ...}.
 
@@ -25,13 +26,14 @@ from pipelines.lake import Lake
 from pipelines.settings import Settings
 from pipelines.warehouse import snowsim
 from pipelines.warehouse.dbt import run_dbt_build
+from pipelines.warehouse.parity import compare_marts
 from pipelines.warehouse.promote import promote
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.1, help="generator scale for a temp lake (default 0.1)")
-    parser.add_argument("--no-dbt", action="store_true", help="skip timing dbt build on snowsim")
+    parser.add_argument("--no-dbt", action="store_true", help="skip dbt build on snowsim (and parity)")
     args = parser.parse_args()
 
     given = os.environ.get("SHOPLAKE_LAKE_DIR")
@@ -55,12 +57,20 @@ def main() -> None:
             again = promote(settings, "snowsim", build=False, progress=False)
             rerun_s = time.perf_counter() - started
             assert again.ok and sum(t.loaded_files for t in again.tables) == 0, again.render()
-            dbt_s = None
+            dbt_s = parity_s = dev_s = None
             if not args.no_dbt:
                 started = time.perf_counter()
                 result = run_dbt_build(settings, target="snowsim", progress=False, publish=False)
                 dbt_s = round(time.perf_counter() - started, 2)
                 assert result.success, result.summary()
+                started = time.perf_counter()
+                result = run_dbt_build(settings, target="dev", progress=False)
+                dev_s = round(time.perf_counter() - started, 2)
+                assert result.success, result.summary()
+                started = time.perf_counter()
+                parity = compare_marts(settings, "snowsim")
+                parity_s = round(time.perf_counter() - started, 2)
+                assert parity.ok, parity.render()
         finally:
             if fresh_server:
                 snowsim.stop(lake)
@@ -73,6 +83,7 @@ def main() -> None:
             "files_loaded": sum(t.loaded_files for t in first.tables), "promote_s": round(promote_s, 2),
             "rows_per_s": round(rows / promote_s) if promote_s else None, "rerun_s": round(rerun_s, 2),
             "rerun_files_loaded": sum(t.loaded_files for t in again.tables), "dbt_build_snowsim_s": dbt_s,
+            "dbt_build_duckdb_s": dev_s, "parity_s": parity_s,
         }))  # fmt: skip
     finally:
         if tmp:
