@@ -10,7 +10,7 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     warehouse/shoplake.duckdb             dbt's DuckDB database (single writer)
     serving/                              published read-only snapshots for readers
     state/                                pid files and ports of local services
-    state/snowsim.json, state/snowsim/    the local fakesnow server (pid, port) and its databases
+    state/snowsim.json, snowsim.log       the local fakesnow server of `shoplake snowsim` (pid, port, log)
     reports/<target>/                     `shoplake report` output (<report>.<md|csv|html> + index page)
     docs/                                 `shoplake docs`: the generated dbt docs site
 
@@ -125,9 +125,8 @@ class Lake:
         return self.state_dir / "snowsim.json"
 
     @property
-    def snowsim_dir(self) -> Path:
-        """fakesnow's database files, so promoted data survives a stop/start."""
-        return self.state_dir / "snowsim"
+    def snowsim_log_file(self) -> Path:
+        return self.state_dir / "snowsim.log"
 
     # -- reports and docs ------------------------------------------------------------------
     @property

@@ -1,8 +1,9 @@
 """`shoplake snowsim`: a local Snowflake stand-in (fakesnow on DuckDB) for people without an account.
 
 The server runs detached on loopback; its pid and port live in the lake's state dir
-(`Lake.snowsim_state_file`) so `promote`, `parity` and dbt's `snowsim` target find it. Its
-databases are files under `Lake.snowsim_dir`, so promoted data survives a stop/start.
+(`Lake.snowsim_state_file`) so `promote`, `parity` and dbt's `snowsim` target find it. It keeps
+everything in memory (fakesnow's server ignores `--db_path`), so `stop` discards the promoted data;
+promote again after a start.
 """
 
 from __future__ import annotations
@@ -84,16 +85,15 @@ def start(lake: Lake, port: int = 0) -> SnowsimState:
     port = port or free_port()
     if _port_open(port):
         raise ShopLakeError(f"port {port} on {HOST} is already in use; set SHOPLAKE_SNOWSIM_PORT to a free port or 0")
-    lake.snowsim_dir.mkdir(parents=True, exist_ok=True)
-    log = lake.state_dir / "snowsim.log"
+    log = lake.snowsim_log_file
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "fakesnow", "-s", "--host", HOST, "-p", str(port), "-d", str(lake.snowsim_dir)],
+            [sys.executable, "-m", "fakesnow", "-s", "--host", HOST, "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # survives the CLI process and Ctrl-C in its terminal
-            cwd=lake.snowsim_dir,
+            cwd=lake.state_dir,
         )
     state = SnowsimState(pid=proc.pid, port=port, log=str(log))
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -318,3 +318,21 @@ def test_unreadable_lake_file_fails_its_table_only(fresh_snowsim, monkeypatch, c
         assert count_rows(con.cursor(), "products") == raw_rows(lake, "products")
     finally:
         con.close()
+
+
+def test_snowsim_restart_starts_clean_and_promotion_reloads_once(fresh_snowsim, monkeypatch, capsys) -> None:
+    """snowsim keeps everything in memory: after stop/start the RAW tables, manifest and stage are gone,
+    and a promotion loads every file exactly once again."""
+    lake, settings = fresh_snowsim
+    first = promote(settings, "snowsim", tables=["orders"], build=False, progress=False)
+    assert first.ok and first.tables[0].loaded_files > 0
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(lake.root))
+    assert cli.main(["snowsim", "stop"]) == 0
+    assert cli.main(["snowsim", "status"]) == 1
+    assert cli.main(["snowsim", "start"]) == 0
+    assert cli.main(["snowsim", "status"]) == 0
+    assert "running" in capsys.readouterr().out
+    again = promote(settings, "snowsim", tables=["orders"], build=False, progress=False)
+    t = again.tables[0]
+    assert again.ok, again.render()
+    assert t.created and t.loaded_files == t.lake_files and t.snowflake_rows == raw_rows(lake, "orders")
