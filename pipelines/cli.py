@@ -45,6 +45,12 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from .dashboard.server import run_dashboard
+
+    return run_dashboard(get_settings(), port=args.port)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -79,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("sql", _cmd_sql, "Run a read-only query against the latest published warehouse snapshot.")
     p.add_argument("query", help='SQL to run, e.g. "select * from top_customers limit 5"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    p = add("dashboard", _cmd_dashboard, "Start the Streamlit dashboard on 127.0.0.1 and print its URL.")
+    p.add_argument("--port", type=int, default=None, help="port (default SHOPLAKE_DASHBOARD_PORT, 8501)")
 
     p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
     p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -18,7 +18,41 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "0.05",
         "Scale used by `shoplake demo` for fresh exports (1 = 1M orders).",
     ),
+    "SHOPLAKE_DASHBOARD_PORT": ("8501", "Port of `shoplake dashboard` (bound to 127.0.0.1; `--port` overrides)."),
+    "SNOWFLAKE_ACCOUNT": ("", "Snowflake account identifier (target `prod`)."),
+    "SNOWFLAKE_USER": ("", "Snowflake user (target `prod`)."),
+    "SNOWFLAKE_PASSWORD": ("", "Snowflake password (secret: environment only)."),
+    "SNOWFLAKE_ROLE": ("", "Snowflake role (optional)."),
+    "SNOWFLAKE_WAREHOUSE": ("", "Snowflake virtual warehouse that runs queries."),
+    "SNOWFLAKE_DATABASE": ("", "Snowflake database holding the ShopLake schemas."),
+    "SNOWFLAKE_SCHEMA": ("ANALYTICS", "Schema of the dbt `prod` target, where the marts live."),
+    "SNOWFLAKE_HOST": ("", "Optional host override (proxies, emulators such as fakesnow)."),
+    "SNOWFLAKE_PORT": ("", "Optional port override."),
+    "SNOWFLAKE_PROTOCOL": ("", "Optional protocol override (`http` for a local emulator)."),
 }
+
+
+@dataclass(frozen=True)
+class SnowflakeSettings:
+    """Connection settings for the Snowflake target; the password never leaves the environment."""
+
+    account: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    role: str = ""
+    warehouse: str = ""
+    database: str = ""
+    schema: str = "ANALYTICS"
+    host: str = ""
+    port: str = ""
+    protocol: str = ""
+
+    def missing(self) -> list[str]:
+        """Names of the required variables that are not set."""
+        required = {"SNOWFLAKE_ACCOUNT": self.account, "SNOWFLAKE_USER": self.user,
+                    "SNOWFLAKE_PASSWORD": self.password, "SNOWFLAKE_WAREHOUSE": self.warehouse,
+                    "SNOWFLAKE_DATABASE": self.database}  # fmt: skip
+        return [name for name, value in required.items() if not value]
 
 
 @dataclass(frozen=True)
@@ -28,6 +62,8 @@ class Settings:
     lake_dir: Path
     dbt_target: str = "dev"
     demo_scale: float = 0.05
+    dashboard_port: int = 8501
+    snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -42,6 +78,14 @@ class Settings:
             lake_dir=Path(get("SHOPLAKE_LAKE_DIR")).expanduser().resolve(),
             dbt_target=get("DBT_TARGET"),
             demo_scale=float(get("SHOPLAKE_DEMO_SCALE")),
+            dashboard_port=int(get("SHOPLAKE_DASHBOARD_PORT")),
+            snowflake=SnowflakeSettings(
+                **{
+                    name.removeprefix("SNOWFLAKE_").lower(): get(name)
+                    for name in ENV_VARS
+                    if name.startswith("SNOWFLAKE_")
+                }
+            ),
         )
 
 
