@@ -29,6 +29,7 @@ def streamlit_command(port: int, host: str = HOST) -> list[str]:
         "--server.runOnSave", "false",
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
 
 
