@@ -97,8 +97,8 @@ def add_later_tables(lake_dir: Path) -> None:
             create or replace table anomalies as
             select sales_date, category_id, category_name, 'revenue' as metric, revenue as actual_value,
                    revenue * 0.9 as expected_value,
-                   case when row_number() over (partition by category_id order by revenue desc) = 1 then 9.5 else 0.3 end
-                       as score,
+                   case when row_number() over (partition by category_id order by revenue desc) = 1
+                       then 9.5 else 0.3 end as score,
                    row_number() over (partition by category_id order by revenue desc) = 1 as is_anomaly
             from product_category_sales
         """)

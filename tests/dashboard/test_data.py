@@ -12,7 +12,7 @@ from pipelines.dashboard import data
 from pipelines.errors import ShopLakeError
 from pipelines.lake import Lake
 from pipelines.settings import Settings
-from pipelines.warehouse.serving import MANIFEST_TABLE, current_snapshot_id, publish_snapshot, prune_snapshots
+from pipelines.warehouse.serving import MANIFEST_TABLE, current_snapshot_id, prune_snapshots, publish_snapshot
 
 from .conftest import direct_sql
 
