@@ -21,7 +21,7 @@ def dashboard_url(port: int, host: str = HOST) -> str:
 def streamlit_command(port: int, host: str = HOST) -> list[str]:
     """The exact Streamlit invocation (tests and the benchmark start the dashboard the same way)."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+        sys.executable, "-m", "pipelines.dashboard.serve", str(APP_SCRIPT),
         "--server.address", host,
         "--server.port", str(port),
         "--server.headless", "true",

@@ -34,7 +34,9 @@ activity as (
 
     select
         cohorts.cohort_month,
-        {{ dbt.datediff('cohorts.cohort_month', 'customer_months.order_month', 'month') }} as months_since_first,
+        (extract(year from customer_months.order_month) - extract(year from cohorts.cohort_month)) * 12
+        + extract(month from customer_months.order_month)
+        - extract(month from cohorts.cohort_month) as months_since_first,
         count(*) as customers
     from customer_months
     inner join cohorts
