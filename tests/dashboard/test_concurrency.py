@@ -48,6 +48,7 @@ def test_reads_see_whole_snapshots_while_transform_loops(base_lake, tmp_path):
         out, err = reader.communicate(timeout=200)
     assert reader.returncode == 0, err[-3000:]
     report = json.loads(out.strip().splitlines()[-1])
+    print("reader:", json.dumps({k: v for k, v in report.items() if k not in ("errors", "incomplete")}))
     assert report["error_count"] == 0, report["errors"]
     assert report["incomplete_count"] == 0, report["incomplete"]
     assert report["reads"] >= MIN_READS
