@@ -146,3 +146,39 @@ def test_backend_follows_new_snapshot_and_prune_spares_open_readers(base_lake, t
 def test_no_snapshot_is_a_clear_error(tmp_path):
     with pytest.raises(ShopLakeError, match="shoplake transform"):
         data.date_bounds(backend_for(tmp_path))
+
+
+def test_threads_share_one_backend_across_publishes(base_lake, tmp_path):
+    """Streamlit serves sessions on threads: they share one backend while new builds are published."""
+    import threading
+
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(base_lake, lake_dir)
+    backend = backend_for(lake_dir)
+    errors: list[BaseException] = []
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                snapshot_id, df = backend.query_with_snapshot(
+                    "select (select count(*) from fct_orders) as n, "
+                    "(select row_count from _snapshot_manifest where table_name = 'fct_orders') as m"
+                )
+                assert df["n"].iloc[0] == df["m"].iloc[0]
+                seen.add(snapshot_id)
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for _ in range(3):
+        publish_snapshot(Lake(lake_dir))
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors[:3]
+    assert len(seen) >= 2
+    backend.close()
