@@ -1,4 +1,5 @@
-"""One small generated lake per session (real generate -> ingest -> dbt build -> snapshot), plus helpers."""
+"""The dashboard tests' lakes: copies of the session's built lake (real generate -> ingest -> dbt build
+-> snapshot), with clickstream events and, for `lit_lake`, the tables later branches add."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import datetime as dt
 import os
 import shutil
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,10 +17,8 @@ import pytest
 
 from pipelines.dashboard.data import CLICK_EVENTS_TABLE
 from pipelines.lake import Lake, write_parquet_atomic
-from pipelines.settings import REPO_ROOT
 from pipelines.warehouse.serving import current_snapshot_id, publish_snapshot
 
-SCALE = "0.01"
 SHOPLAKE = str(Path(sys.executable).with_name("shoplake"))
 
 
@@ -79,12 +77,10 @@ def write_click_events(lake_dir: Path, n: int = 3000, seed: int = 7) -> pl.DataF
 
 
 @pytest.fixture(scope="session")
-def base_lake(tmp_path_factory) -> Path:
-    """Generated, ingested and built once (about 15 s); tests must not write to it."""
-    lake_dir = tmp_path_factory.mktemp("dash-lake")
-    subprocess.run(
-        [SHOPLAKE, "demo", "--scale", SCALE], env=lake_env(lake_dir), check=True, capture_output=True, cwd=REPO_ROOT
-    )
+def base_lake(built_lake, tmp_path_factory) -> Path:
+    """A copy of the session's built lake (tests/conftest.py) plus clickstream events; tests must not write to it."""
+    lake_dir = tmp_path_factory.mktemp("dash-lake") / "lake"
+    shutil.copytree(built_lake.lake.root, lake_dir)
     write_click_events(lake_dir)
     return lake_dir
 
