@@ -30,7 +30,7 @@ def live_panel(window_minutes: int) -> None:
     cols = st.columns(3)
     cols[0].metric("Newest event", f"{pd.Timestamp(live['newest_event']):%H:%M:%S}")
     cols[1].metric("Freshness (age of newest event)", f"{age.total_seconds():,.0f} s")
-    cols[2].metric("Events in the lake", f"{live['total_events']:,}")
+    cols[2].metric(f"Events in the last {window_minutes} min", f"{live['window_events']:,}")
     st.caption(f"Refreshed {pd.Timestamp.now(tz='UTC'):%H:%M:%S} UTC, every {ui.LIVE_REFRESH_S} s.")
 
     st.subheader("Events per minute")
@@ -64,11 +64,9 @@ def live_panel(window_minutes: int) -> None:
     with col_products:
         st.subheader("Top products")
         products = live["top_products"]
-        try:
-            names = ui.call("product_names", tuple(int(p) for p in products["product_id"]))
-            products = products.merge(names, on="product_id", how="left")[["product_id", "product_name", "events"]]
-        except Exception:  # product ids the warehouse does not know yet: show the ids alone
-            pass
+        names = ui.call("product_names", tuple(int(p) for p in products["product_id"]))
+        # ids the warehouse does not know yet keep an empty name
+        products = products.merge(names, on="product_id", how="left")[["product_id", "product_name", "events"]]
         st.dataframe(products, hide_index=True, width="stretch")
 
 

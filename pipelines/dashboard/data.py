@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -435,54 +436,13 @@ def top_customers(backend: Backend, limit: int = 20) -> pd.DataFrame:
     )
 
 
-RFM_SQL = """
-with base as (
-    select customer_id, last_order_date, lifetime_revenue_orders as frequency, lifetime_revenue as monetary
-    from dim_customers
-    where lifetime_revenue_orders > 0
-),
-reference as (
-    select max(last_order_date) as as_of from base
-),
-scored as (
-    select
-        base.frequency,
-        base.monetary,
-        reference.as_of - base.last_order_date as recency_days,
-        ntile(5) over (order by reference.as_of - base.last_order_date desc) as r_score,
-        ntile(5) over (order by base.frequency) as f_score,
-        ntile(5) over (order by base.monetary) as m_score
-    from base
-    cross join reference
-),
-segmented as (
-    select
-        *,
-        case
-            when r_score >= 4 and f_score >= 4 then 'Champions'
-            when r_score >= 3 and f_score >= 3 then 'Loyal'
-            when r_score >= 4 then 'Promising'
-            when r_score <= 2 and f_score >= 3 then 'At risk'
-            when r_score <= 2 then 'Hibernating'
-            else 'Needs attention'
-        end as segment
-    from scored
-)
-select
-    segment,
-    count(*) as customers,
-    avg(recency_days) as avg_recency_days,
-    avg(frequency) as avg_orders,
-    sum(monetary) as revenue
-from segmented
-group by 1
-order by revenue desc
-"""
-
-
 def rfm_segments(backend: Backend) -> pd.DataFrame:
-    """Recency, frequency and monetary quintiles over customers who earned revenue, named segments."""
-    return backend.query(RFM_SQL)
+    """Customers, recency, frequency and revenue per RFM segment (scores come from the `customer_rfm` mart)."""
+    return backend.query(
+        "select segment, count(*) as customers, avg(recency_days) as avg_recency_days, "
+        "avg(frequency) as avg_orders, sum(monetary) as revenue "
+        "from customer_rfm group by 1 order by revenue desc"
+    )
 
 
 def cohort_retention(backend: Backend, cohorts: int = 12) -> pd.DataFrame:
@@ -499,17 +459,26 @@ def cohort_retention(backend: Backend, cohorts: int = 12) -> pd.DataFrame:
 # -- Clickstream (live, from the lake) ----------------------------------------------------------
 
 
-def _events_glob(lake: Lake) -> str | None:
-    pattern = lake.raw_glob(CLICK_EVENTS_TABLE)
-    return pattern if glob.glob(pattern, recursive=True) else None
+RECENT_FILES_MARGIN = dt.timedelta(minutes=10)  # late files: stream writers flush micro-batches late
 
 
-def _lake_query(sql: str, params: Sequence[Any]) -> pd.DataFrame:
-    con = duckdb.connect()  # in-memory; reads whole Parquet files only (they appear by rename)
-    try:
-        return con.execute(sql, list(params)).df()
-    finally:
-        con.close()
+def recent_event_files(lake: Lake, window_minutes: int) -> list[str]:
+    """Event files written within the window (plus a margin) before the newest one.
+
+    Live panels refresh every few seconds; listing files and filtering on their modification time
+    keeps each refresh proportional to the window, not to the whole clickstream history.
+    """
+    files = []
+    for path in glob.glob(lake.raw_glob(CLICK_EVENTS_TABLE), recursive=True):
+        try:
+            files.append((os.stat(path).st_mtime, path))
+        except FileNotFoundError:  # compacted away between listing and stat
+            continue
+    if not files:
+        return []
+    newest = max(mtime for mtime, _ in files)
+    cutoff = newest - (dt.timedelta(minutes=window_minutes) + RECENT_FILES_MARGIN).total_seconds()
+    return sorted(path for mtime, path in files if mtime >= cutoff)
 
 
 EVENTS_FROM = "read_parquet(?, hive_partitioning = true, union_by_name = true)"
@@ -527,43 +496,45 @@ def clickstream_live(lake: Lake, window_minutes: int = 30) -> dict[str, Any] | N
     None when no clickstream events have landed yet. The window ends at the newest event, and
     `newest_event` lets the page show how fresh the lake is.
     """
-    pattern = _events_glob(lake)
-    if pattern is None:
+    files = recent_event_files(lake, window_minutes)
+    if not files:
         return None
-    con = duckdb.connect()
+    con = duckdb.connect()  # in-memory; reads whole Parquet files only (they appear by rename)
     try:
-        newest, total = con.execute(f"select max(event_time), count(*) from {EVENTS_FROM}", [pattern]).fetchone()
+        con.execute("set TimeZone = 'UTC'")
+        newest = con.execute(f"select max(event_time) from {EVENTS_FROM}", [files]).fetchone()[0]
         if newest is None:
             return None
         since = newest - dt.timedelta(minutes=int(window_minutes))
         per_minute = con.execute(
             f"select date_trunc('minute', event_time) as minute, event_type, count(*) as events "
             f"from {EVENTS_FROM} where event_time >= ? group by 1, 2 order by 1, 2",
-            [pattern, since],
+            [files, since],
         ).df()
         steps = ", ".join(
             f"count(distinct case when event_type like ? then session_id end) as {step}" for step in FUNNEL_STEPS
         )
         funnel = con.execute(
             f"select {steps} from {EVENTS_FROM} where event_time >= ?",
-            [*FUNNEL_STEPS.values(), pattern, since],
+            [*FUNNEL_STEPS.values(), files, since],
         ).df()
         pages = con.execute(
             f"select page_url, count(*) as events from {EVENTS_FROM} "
             "where event_time >= ? and page_url is not null group by 1 order by 2 desc, 1 limit 10",
-            [pattern, since],
+            [files, since],
         ).df()
         products = con.execute(
             f"select product_id, count(*) as events from {EVENTS_FROM} "
             "where event_time >= ? and product_id is not null group by 1 order by 2 desc, 1 limit 10",
-            [pattern, since],
+            [files, since],
         ).df()
     finally:
         con.close()
     funnel_long = pd.DataFrame({"step": list(FUNNEL_STEPS), "sessions": [int(funnel[s].iloc[0]) for s in FUNNEL_STEPS]})
     return {
         "newest_event": newest,
-        "total_events": int(total),
+        "window_events": int(per_minute["events"].sum()) if len(per_minute) else 0,
+        "files_read": len(files),
         "per_minute": per_minute,
         "funnel": funnel_long,
         "top_pages": pages,

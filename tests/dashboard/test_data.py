@@ -182,3 +182,26 @@ def test_threads_share_one_backend_across_publishes(base_lake, tmp_path):
     assert not errors, errors[:3]
     assert len(seen) >= 2
     backend.close()
+
+
+def test_live_clickstream_reads_only_recent_files(base_lake, tmp_path):
+    import os
+
+    from .conftest import write_click_events
+
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(base_lake, lake_dir)
+    lake = Lake(lake_dir)
+    old = lake.raw_file(data.CLICK_EVENTS_TABLE, "events-old", ("event_date", "2026-01-01"))
+    old.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(next(lake.raw_dir(data.CLICK_EVENTS_TABLE).rglob("*.parquet")), old)
+    two_hours_ago = old.stat().st_mtime - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    assert [str(old)] != data.recent_event_files(lake, 30) and str(old) not in data.recent_event_files(lake, 30)
+    live = data.clickstream_live(lake, 30)
+    events = write_click_events(tmp_path / "other")  # same seed: the events of the recent file
+    newest = events["event_time"].max()
+    in_window = events.filter(events["event_time"] >= newest - dt.timedelta(minutes=30))
+    assert live["files_read"] == 1 and live["window_events"] == in_window.height
+    funnel = dict(zip(live["funnel"]["step"], live["funnel"]["sessions"], strict=True))
+    assert funnel["view"] >= funnel["cart"] > 0 and funnel["purchase"] > 0

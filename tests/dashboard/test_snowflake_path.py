@@ -29,6 +29,7 @@ MARTS = [
     "product_category_sales",
     "product_daily_sales",
     "customer_cohort_retention",
+    "customer_rfm",
 ]
 PROD_ENV = {
     "DBT_TARGET": "prod",
