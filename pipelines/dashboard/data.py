@@ -170,8 +170,10 @@ class SnapshotBackend:
         return f"duckdb:{self.lake.root}:{current_snapshot_id(self.lake)}"
 
     def describe(self) -> str:
-        df = self.query(f"select min(published_at) as published_at from {MANIFEST_TABLE}")
-        published = df["published_at"].iloc[0] if len(df) else None
+        published = None
+        if self.columns(MANIFEST_TABLE):  # snapshots published before manifests existed have none
+            df = self.query(f"select min(published_at) as published_at from {MANIFEST_TABLE}")
+            published = df["published_at"].iloc[0] if len(df) else None
         return f"local DuckDB snapshot {current_snapshot_id(self.lake)}" + (
             f", published {pd.Timestamp(published):%Y-%m-%d %H:%M:%S} UTC" if published is not None else ""
         )

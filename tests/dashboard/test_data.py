@@ -205,3 +205,17 @@ def test_live_clickstream_reads_only_recent_files(base_lake, tmp_path):
     assert live["files_read"] == 1 and live["window_events"] == in_window.height
     funnel = dict(zip(live["funnel"]["step"], live["funnel"]["sessions"], strict=True))
     assert funnel["view"] >= funnel["cart"] > 0 and funnel["purchase"] > 0
+
+
+def test_snapshot_without_manifest_still_described(base_lake, tmp_path):
+    """Lakes published before manifests existed keep working in the dashboard."""
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(base_lake, lake_dir)
+    lake = Lake(lake_dir)
+    con = duckdb.connect(str(lake.snapshot_path(current_snapshot_id(lake))))
+    con.execute(f"drop table {MANIFEST_TABLE}")
+    con.close()
+    backend = backend_for(lake_dir)
+    assert backend.describe().startswith("local DuckDB snapshot snap-")
+    assert data.date_bounds(backend)[0] is not None
+    backend.close()
