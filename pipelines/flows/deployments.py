@@ -119,8 +119,8 @@ def serve_deployments(settings: Settings) -> None:
     """`shoplake serve`: register the deployments with the Prefect API and run their flow runs here."""
     from .server import configure_prefect_env, require_server
 
-    configure_prefect_env(settings)
     url = require_server(settings)
+    configure_prefect_env(settings)
     from prefect import serve
 
     plan = build_deployments(settings)

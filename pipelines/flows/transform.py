@@ -11,7 +11,6 @@ from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import get_settings
 from ..warehouse.dbt import DbtResult, run_dbt_build
-from ..warehouse.serving import release_dbt_duckdb
 from .common import alert_on_failure, exclusive, network_retries
 
 
@@ -46,10 +45,7 @@ def transform_step(select: str | None = None, full_refresh: bool = False) -> dic
     settings = get_settings()
     logger = get_run_logger()
     with exclusive(Lake(settings.lake_dir).warehouse_lock_file):
-        try:
-            result = run_dbt_build(settings, select=select, full_refresh=full_refresh, progress=False)
-        finally:
-            release_dbt_duckdb()  # let go of the file before the lock (and for the next run in this process)
+        result = run_dbt_build(settings, select=select, full_refresh=full_refresh, progress=False)
     for node in result.nodes:
         log = logger.error if node.status in ("error", "fail", "runtime error") else logger.info
         log(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import duckdb
 import pytest
@@ -59,6 +60,32 @@ def test_ingest_batch_lands_exports_once(lake: Lake) -> None:
     second = ingest_batch()  # the ledger makes a re-run a no-op
     assert second["files_landed"] == 0
     assert _ledger_totals(lake) == landed
+
+
+def test_rejected_export_raises_an_alert_and_the_rest_lands(lake: Lake) -> None:
+    from pipelines.flows.ingest import ingest_batch
+
+    bad = lake.landing_dir("orders") / "orders-2099-01.csv"
+    bad.write_text("ORDER_ID;CUSTOMER_ID;ORDER_DATE;ORDER_AMOUNT\n1;2;2099-01-01;3.5\n")  # wrong delimiter
+    result = ingest_batch()
+    assert result["files_rejected"] == 1 and result["files_landed"] == 5
+    assert set(_ledger_totals(lake)) == {"categories", "customers", "orders", "products", "order_items"}
+    (alert,) = read_alerts(lake.root)
+    assert alert["source"] == "ingest-batch" and "orders-2099-01.csv" in alert["detail"]
+    assert "delimiter" in alert["detail"]
+
+
+def test_serve_without_a_server_is_a_one_line_error(tmp_path, monkeypatch, capsys) -> None:
+    from pipelines.cli import main
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.setenv("SHOPLAKE_PREFECT_PORT", str(port))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert main(["serve"]) == 2
+    assert f"no Prefect server answers at http://127.0.0.1:{port}/api" in capsys.readouterr().err
 
 
 def test_transform_builds_and_publishes_warehouse(lake: Lake) -> None:
