@@ -92,6 +92,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(get_settings(), scale=args.scale, seed=args.seed)
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .flows.deployments import serve_deployments
+
+    serve_deployments(get_settings())
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from .flows.server import run_server
+
+    return run_server(get_settings())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shoplake",
@@ -141,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
     p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")
     p.add_argument("--seed", type=int, default=42)
+
+    add("serve", _cmd_serve, "Register the Prefect deployments (schedules from settings) and run their flows.")
+    add("ui", _cmd_ui, "Start the local Prefect server and UI on 127.0.0.1 (state under the lake dir).")
     return parser
 
 
