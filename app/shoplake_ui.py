@@ -18,7 +18,7 @@ from pipelines.settings import get_settings
 
 CACHE_TTL_S = 60  # marts change only when a build is published; the cache key also names the snapshot
 LIVE_REFRESH_S = 5
-TARGETS = {"dev": "Local snapshot (DuckDB)", "prod": "Snowflake (prod)"}
+SOURCES = {"dev": "Local snapshot (DuckDB)", "snowflake": "Snowflake"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -27,8 +27,16 @@ def _backend(target: str, lake_dir: str) -> data.Backend:
     return data.open_backend(get_settings(), target)
 
 
+def _default_source() -> str:
+    return "snowflake" if get_settings().dbt_target in data.SNOWFLAKE_TARGETS else "dev"
+
+
 def target() -> str:
-    return st.session_state.get("target", "prod" if get_settings().dbt_target == "prod" else "dev")
+    """dbt target behind the sidebar's choice: Snowflake means DBT_TARGET when it is prod/snowsim, else prod."""
+    if st.session_state.get("source", _default_source()) == "dev":
+        return "dev"
+    configured = get_settings().dbt_target
+    return configured if configured in data.SNOWFLAKE_TARGETS else "prod"
 
 
 def backend() -> data.Backend:
@@ -52,14 +60,12 @@ def call(fn_name: str, *args: Any) -> Any:
 
 def sidebar() -> None:
     """Target switch, period picker and what the numbers come from; stops the page with a clear message."""
-    settings = get_settings()
-    default = "prod" if settings.dbt_target == "prod" else "dev"
     st.sidebar.radio(
         "Data source",
-        list(TARGETS),
-        index=list(TARGETS).index(default),
-        format_func=TARGETS.get,
-        key="target",
+        list(SOURCES),
+        index=list(SOURCES).index(_default_source()),
+        format_func=SOURCES.get,
+        key="source",
     )
     try:
         b = backend()

@@ -200,9 +200,9 @@ class SnowflakeBackend:
         kwargs: dict[str, Any] = {
             "account": config.account,
             "user": config.user,
-            "password": config.password,
+            "password": config.password or None,
             "role": config.role or None,
-            "warehouse": config.warehouse,
+            "warehouse": config.warehouse or None,
             "database": config.database,
             "schema": config.schema,
             "paramstyle": "qmark",
@@ -254,10 +254,13 @@ class SnowflakeBackend:
         self._con.close()
 
 
+SNOWFLAKE_TARGETS = ("prod", "snowsim")  # snowsim: SNOWFLAKE_HOST/PORT/PROTOCOL point at a local fakesnow
+
+
 def open_backend(settings: Settings, target: str | None = None) -> Backend:
-    """The snapshot for `dev` (and anything local), Snowflake for `prod`."""
+    """The published snapshot for `dev`; Snowflake (or its local emulator) for `prod` and `snowsim`."""
     target = target or settings.dbt_target
-    if target == "prod":
+    if target in SNOWFLAKE_TARGETS:
         return SnowflakeBackend(settings.snowflake)
     return SnapshotBackend(Lake(settings.lake_dir))
 

@@ -128,3 +128,15 @@ def test_pages_light_up_when_later_tables_exist(monkeypatch, lit_lake, page):
         assert charts(at) == 2
     if page == "data_quality":
         assert len(at.dataframe) >= 4
+
+
+def test_snowflake_source_without_settings_says_what_to_set(monkeypatch, base_lake):
+    for name in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", "hunter2")
+    at = run_page(monkeypatch, base_lake, "overview")
+    at.radio(key="source").set_value("snowflake").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "SNOWFLAKE_ACCOUNT" in at.error[0].value and "hunter2" not in at.error[0].value
+    at.radio(key="source").set_value("dev").run()
+    assert not at.error and [t.value for t in at.title] == ["Overview"]
