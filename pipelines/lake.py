@@ -11,6 +11,8 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     serving/                              published read-only snapshots for readers
     state/                                pid files and ports of local services
     state/snowsim.json, snowsim.log       the local fakesnow server of `shoplake snowsim` (pid, port, log)
+    state/prefect/                        Prefect's home (settings, SQLite DB) for `shoplake ui`
+    alerts/alerts.jsonl                   alert log: one JSON object per alert (append-only)
     reports/<target>/                     `shoplake report` output (<report>.<md|csv|html> + index page)
     docs/                                 `shoplake docs`: the generated dbt docs site
 
@@ -128,6 +130,20 @@ class Lake:
     def snowsim_log_file(self) -> Path:
         return self.state_dir / "snowsim.log"
 
+    @property
+    def warehouse_lock_file(self) -> Path:
+        """Held by a flow while dbt builds, so scheduled and triggered builds take turns."""
+        return self.state_dir / "warehouse.lock"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.state_dir / "prefect"
+
+    # -- alerts ----------------------------------------------------------------------------
+    @property
+    def alert_log(self) -> Path:
+        return self.root / "alerts" / "alerts.jsonl"
+
     # -- reports and docs ------------------------------------------------------------------
     @property
     def reports_root(self) -> Path:
@@ -201,6 +217,19 @@ def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:
 def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> Path:
+    """Append one JSON line; a single O_APPEND write, so concurrent writers never interleave lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return path
 
 

@@ -92,6 +92,10 @@ class PromotionReport:
     def ok(self) -> bool:
         return all(t.status == "ok" for t in self.tables) and self.dbt_success is not False
 
+    def summary(self) -> str:
+        """The rendered report (the Prefect `promote` flow logs this)."""
+        return self.render()
+
     def render(self) -> str:
         head = (
             f"{'table':<22} {'lake files':>10} {'uploaded':>9} {'loaded':>7} {'skipped':>8} {'rows loaded':>12} "

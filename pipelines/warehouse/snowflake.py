@@ -61,33 +61,32 @@ def resolve_target(settings: Settings, target: str) -> Target:
             warehouse=None, role=None, host="127.0.0.1", port=port, protocol="http", login_timeout=10,
             secret={"password": "snowsim"},
         )  # fmt: skip
-    env = settings.snowflake
-    for name in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_WAREHOUSE", "SNOWFLAKE_DATABASE"):
-        if not env.get(name):
+    sf = settings.snowflake
+    required = {"SNOWFLAKE_ACCOUNT": sf.account, "SNOWFLAKE_USER": sf.user, "SNOWFLAKE_WAREHOUSE": sf.warehouse,
+                "SNOWFLAKE_DATABASE": sf.database}  # fmt: skip
+    for name, value in required.items():
+        if not value:
             raise ShopLakeError(f"{name} is not set (needed for --target prod); see docs/snowflake.md")
     secret: dict[str, Any] = {}
-    key_path = env.get("SNOWFLAKE_PRIVATE_KEY_PATH")
-    if key_path:
-        secret["private_key"] = _load_private_key(Path(key_path).expanduser())
-    elif env.get("SNOWFLAKE_PASSWORD"):
-        secret["password"] = env["SNOWFLAKE_PASSWORD"]
+    if sf.private_key_path:
+        secret["private_key"] = _load_private_key(Path(sf.private_key_path).expanduser())
+    elif sf.password:
+        secret["password"] = sf.password
     else:
         raise ShopLakeError("set SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH (needed for --target prod)")
-    port = env.get("SNOWFLAKE_PORT") or ""
+    port = sf.port or ""
     if port and not port.isdigit():
         raise ShopLakeError(f"SNOWFLAKE_PORT must be a number, got {port!r}")
-    protocol = (env.get("SNOWFLAKE_PROTOCOL") or "").lower() or None
+    protocol = (sf.protocol or "").lower() or None
     if protocol not in (None, "http", "https"):
         raise ShopLakeError(f"SNOWFLAKE_PROTOCOL must be http or https, got {protocol!r}")
-    timeout = env.get("SNOWFLAKE_LOGIN_TIMEOUT") or "30"
+    timeout = sf.login_timeout or "30"
     if not timeout.isdigit():
         raise ShopLakeError(f"SNOWFLAKE_LOGIN_TIMEOUT must be a whole number of seconds, got {timeout!r}")
     return Target(
-        name="prod", account=env["SNOWFLAKE_ACCOUNT"], user=env["SNOWFLAKE_USER"],
-        database=env["SNOWFLAKE_DATABASE"], schema=env.get("SNOWFLAKE_SCHEMA") or "ANALYTICS",
-        warehouse=env["SNOWFLAKE_WAREHOUSE"], role=env.get("SNOWFLAKE_ROLE") or None,
-        host=env.get("SNOWFLAKE_HOST") or None, port=int(port) if port else None, protocol=protocol,
-        login_timeout=int(timeout), secret=secret,
+        name="prod", account=sf.account, user=sf.user, database=sf.database, schema=sf.schema or "ANALYTICS",
+        warehouse=sf.warehouse, role=sf.role or None, host=sf.host or None, port=int(port) if port else None,
+        protocol=protocol, login_timeout=int(timeout), secret=secret,
     )  # fmt: skip
 
 
