@@ -51,6 +51,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(get_settings(), scale=args.scale, seed=args.seed)
 
 
+def _cmd_quality(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from .quality.checks import run_quality
+
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    report = run_quality(get_settings(), as_of=as_of)
+    print(report.render())
+    return report.exit_code
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from .quality.forecast import write_sales_forecast
+
+    print(write_sales_forecast(get_settings(), horizon=args.horizon).summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shoplake",
@@ -83,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
     p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")
     p.add_argument("--seed", type=int, default=42)
+
+    p = add("quality", _cmd_quality, "Run data-quality checks, record dq_results, raise alerts; exit 1 on errors.")
+    p.add_argument("--as-of", default=None, help="day for the volume checks, YYYY-MM-DD (default: newest day)")
+
+    p = add("forecast", _cmd_forecast, "Forecast daily revenue per category into the sales_forecast table.")
+    p.add_argument("--horizon", type=int, default=14, help="days ahead (default 14)")
     return parser
 
 
