@@ -47,7 +47,9 @@ def evaluate_seed(lake_dir: Path, scale: float, seed: int) -> dict:
     truth = pl.read_csv(Lake(lake_dir).ground_truth_dir / "anomalies.csv", try_parse_dates=True).rename(
         {"anomaly_date": "sales_date", "kind": "direction"}
     )
-    hits = flagged.join(truth.select("sales_date", "category_id", "direction"), on=["sales_date", "category_id", "direction"])
+    hits = flagged.join(
+        truth.select("sales_date", "category_id", "direction"), on=["sales_date", "category_id", "direction"]
+    )
     return {"seed": seed, "truth": truth.height, "flagged": flagged.height, "true_positives": hits.height}
 
 
@@ -70,12 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     recall = tp / truth if truth else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     print(
-        json.dumps({
-            "bench": "anomaly_eval", "scale": args.scale, "seeds": seeds,
-            "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-            "true_positives": tp, "flagged": flagged, "labelled": truth,
-            "seconds": round(time.monotonic() - started, 1),
-        })  # fmt: skip
+        json.dumps(
+            {
+                "bench": "anomaly_eval",
+                "scale": args.scale,
+                "seeds": seeds,
+                "precision": round(precision, 4),
+                "recall": round(recall, 4),
+                "f1": round(f1, 4),
+                "true_positives": tp,
+                "flagged": flagged,
+                "labelled": truth,
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        )
     )
     return 0
 

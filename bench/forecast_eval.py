@@ -57,11 +57,19 @@ def main(argv: list[str] | None = None) -> int:
         stats = backtest(load_daily_revenue(Lake(lake_dir)), weeks=args.weeks)
     improvement = 1 - stats["mape_model"] / stats["mape_baseline"] if stats["mape_baseline"] else 0.0
     print(
-        json.dumps({
-            "bench": "forecast_eval", "scale": args.scale, "seed": args.seed, "reused_lake": reused,
-            "model": MODEL_NAME, **stats, "mape_reduction": round(improvement, 4),
-            "build_seconds": round(built_s, 1), "seconds": round(time.monotonic() - started, 1),
-        })  # fmt: skip
+        json.dumps(
+            {
+                "bench": "forecast_eval",
+                "scale": args.scale,
+                "seed": args.seed,
+                "reused_lake": reused,
+                "model": MODEL_NAME,
+                **stats,
+                "mape_reduction": round(improvement, 4),
+                "build_seconds": round(built_s, 1),
+                "seconds": round(time.monotonic() - started, 1),
+            }
+        )
     )
     return 0
 

@@ -69,6 +69,25 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_watch_clickstream(args: argparse.Namespace) -> int:
+    import time
+
+    from .quality.alerts import AlertRouter
+    from .quality.clickstream import ClickstreamMonitor, ClickstreamParams
+
+    settings = get_settings()
+    params = ClickstreamParams(window_s=args.window, lateness_s=args.lateness)
+    monitor = ClickstreamMonitor(settings.lake_dir, AlertRouter.from_settings(settings), params)
+    deadline = time.monotonic() + args.duration if args.duration else None
+    print(f"watching {settings.lake_dir}/raw/clickstream_events ({args.window:g}s windows, every {args.poll:g}s)")
+    monitor.run(
+        poll_s=args.poll,
+        stop=lambda: deadline is not None and time.monotonic() >= deadline,
+        on_alert=lambda o: print(f"ALERT [{o.alert.severity}] {o.alert.title} ({o.status})", flush=True),
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shoplake",
@@ -107,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("forecast", _cmd_forecast, "Forecast daily revenue per category into the sales_forecast table.")
     p.add_argument("--horizon", type=int, default=14, help="days ahead (default 14)")
+
+    p = add("watch-clickstream", _cmd_watch_clickstream, "Alert on sudden drops in clickstream events or conversion.")
+    p.add_argument("--window", type=float, default=60.0, help="window length in seconds (default 60)")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between checks (default 2)")
+    p.add_argument("--lateness", type=float, default=0.0, help="the stream writer's flush lag in seconds")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: run)")
     return parser
 
 

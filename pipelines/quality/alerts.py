@@ -53,7 +53,9 @@ class Alert:
         ]
         if facts:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": facts}})
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"ShopLake · {self.source} · {self.key}"}]})
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"ShopLake · {self.source} · {self.key}"}]}
+        )
         return {"text": text, "blocks": blocks}
 
 
@@ -143,7 +145,10 @@ class AlertRouter:
                 continue
             ok, attempts, error = self.webhook.send(alert)
             if not ok:
-                print(f"warning: alert webhook unreachable after {attempts} attempts ({error}); logged only", file=sys.stderr)
+                print(
+                    f"warning: alert webhook unreachable after {attempts} attempts ({error}); logged only",
+                    file=sys.stderr,
+                )
             outcomes.append(Outcome(alert, "sent" if ok else "delivery_failed", attempts, error))
         self._log([o for o in outcomes if o.status != "suppressed"])
         return outcomes

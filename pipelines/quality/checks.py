@@ -91,7 +91,15 @@ class QualityReport:
             lines.append(f"\n{titles[kind]}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
             for r in group:
                 if r.is_problem or kind in ("volume", "freshness", "ledger_quarantine", "anomaly"):
-                    mark = "ERROR" if r.is_error else "WARN " if r.is_problem else "skip " if r.status == "skip" else "ok   "
+                    mark = (
+                        "ERROR"
+                        if r.is_error
+                        else "WARN "
+                        if r.is_problem
+                        else "skip "
+                        if r.status == "skip"
+                        else "ok   "
+                    )
                     lines.append(f"  {mark} {r.target:<36} {r.detail}")
         sent = [o for o in self.alerts if o.status != "suppressed"]
         lines.append(
@@ -144,7 +152,9 @@ def ledger_checks(lake: Lake) -> list[CheckResult]:
         rate = t["quarantined"] / t["rows_in"] if t["rows_in"] else 0.0
         status = "warn" if rate > QUARANTINE_WARN_RATE else "pass"
         detail = f"{t['quarantined']:,} of {t['rows_in']:,} rows quarantined ({rate:.1%})"
-        results.append(CheckResult("ledger_quarantine", f"quarantine_{table}", table, "warn", status, t["quarantined"], detail))
+        results.append(
+            CheckResult("ledger_quarantine", f"quarantine_{table}", table, "warn", status, t["quarantined"], detail)
+        )
         results.append(
             CheckResult("ledger_imputed", f"imputed_{table}", table, "info", "pass", t["imputed"],
                         f"{t['imputed']:,} values imputed with contract defaults")
@@ -173,7 +183,9 @@ def anomaly_checks(lake: Lake) -> list[CheckResult]:
             f"revenue {float(revenue):,.2f} vs {float(exp_revenue):,.2f} (score {float(score):+.1f})"
         )
         results.append(
-            CheckResult("anomaly", f"anomaly_{cat_id}_{day}_{direction}", f"{cat_name} {day}", "warn", "warn", None, detail)
+            CheckResult(
+                "anomaly", f"anomaly_{cat_id}_{day}_{direction}", f"{cat_name} {day}", "warn", "warn", None, detail
+            )
         )
     if not results:
         results.append(CheckResult("anomaly", "anomalies", "anomalies", "warn", "pass", 0, "none in the newest week"))

@@ -92,7 +92,9 @@ def forecast_revenue(daily: pl.DataFrame, *, horizon: int = 14, history_days: in
     fc = fc.with_columns(back)
     names = daily.select("category_id", "category_name").unique("category_id")
     return (
-        fc.with_columns(pl.col("unique_id").cast(pl.Int64).alias("category_id"), pl.col("ds").dt.date().alias("forecast_date"))
+        fc.with_columns(
+            pl.col("unique_id").cast(pl.Int64).alias("category_id"), pl.col("ds").dt.date().alias("forecast_date")
+        )
         .join(names, on="category_id")
         .select(
             "forecast_date", "category_id", "category_name",

@@ -52,7 +52,9 @@ class VolumeResult:
     def detail(self) -> str:
         if self.status == "skip":
             return f"not enough history ({self.baseline_days} same-weekday days)" if self.day else "no rows"
-        return f"{self.rows:,} rows on {self.day}, expected {self.expected:,.0f} (band {self.low:,.0f}-{self.high:,.0f})"
+        return (
+            f"{self.rows:,} rows on {self.day}, expected {self.expected:,.0f} (band {self.low:,.0f}-{self.high:,.0f})"
+        )
 
 
 def volume_band(
@@ -90,7 +92,9 @@ def daily_counts(lake: Lake, source: str) -> dict[dt.date, int]:
     return {day: int(n) for day, n in rows if day is not None}
 
 
-def check_volume(lake_dir: Path, *, as_of: dt.date | None = None, sources: tuple[str, ...] | None = None) -> list[VolumeResult]:
+def check_volume(
+    lake_dir: Path, *, as_of: dt.date | None = None, sources: tuple[str, ...] | None = None
+) -> list[VolumeResult]:
     """One result per source: is the latest day's (or `as_of`'s) row count inside its band?"""
     lake = Lake(lake_dir)
     results = []

@@ -37,7 +37,7 @@ history as (
     inner join transformed as past_day
         on
             current_day.category_id = past_day.category_id
-            and past_day.sales_date < current_day.sales_date
+            and current_day.sales_date > past_day.sales_date
     where
         {{ dbt.datediff('past_day.sales_date', 'current_day.sales_date', 'day') }}
         <= 7 * {{ var('anomaly_baseline_weeks') }}

@@ -1,0 +1,75 @@
+"""`shoplake quality` end to end on a real dbt build: quiet on clean data, failing on a stale source."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from pipelines.cli import main
+from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.quality.alerts import AlertRouter
+from pipelines.quality.checks import run_quality
+from pipelines.quality.store import read_rows
+from pipelines.quality.volume import check_volume
+from pipelines.settings import Settings
+from pipelines.warehouse.query import run_query
+
+
+def test_clean_lake_passes_and_records_every_check(lake_copy: Settings) -> None:
+    report = run_quality(lake_copy)
+    assert report.exit_code == 0, report.render()
+    kinds = {r.check_type for r in report.results}
+    assert kinds >= {"dbt_test", "unit_test", "freshness", "volume", "ledger_quarantine", "ledger_imputed", "anomaly"}
+    assert all(r.status == "pass" for r in report.results if r.check_type in ("freshness", "unit_test"))
+    # The generated exports lose some lines to quarantine: that check warns, with its failing rows counted.
+    amounts = next(r for r in report.results if r.check_name == "assert_order_amount_matches_lines")
+    assert (amounts.severity, amounts.status) == ("warn", "warn") and amounts.failing_rows > 0
+
+    # dq_results and the alert log are in the published snapshot, with the ledger's counts.
+    _, rows = run_query(
+        lake_copy.lake_dir,
+        "select failing_rows from dq_results where check_name = 'quarantine_order_items' and run_id = ?",
+        [report.run_id],
+    )
+    ledger = pl.read_json(next(Lake(lake_copy.lake_dir).ledger_root.glob("order_items/*.json")))
+    assert rows == [(ledger["rows_quarantined"][0],)]
+    _, alerts = run_query(lake_copy.lake_dir, "select alert_key, severity from alert_log")
+    assert ("dbt_test:assert_order_amount_matches_lines", "warn") in alerts
+
+    # Stored failing rows of that test are in the warehouse for inspection.
+    audit = "main_dbt_test__audit.assert_order_amount_matches_lines"
+    _, stored = run_query(lake_copy.lake_dir, f"select count(*) from {audit}")
+    assert stored[0][0] == amounts.failing_rows
+
+    # A second run records itself again but does not re-raise the same alert.
+    again = run_quality(lake_copy, router=AlertRouter.from_settings(lake_copy))
+    assert all(o.status == "suppressed" for o in again.alerts) and again.alerts
+    assert read_rows(Lake(lake_copy.lake_dir), "dq_results")["run_id"].n_unique() == 2
+
+
+def test_stale_source_is_an_error_and_exits_nonzero(lake_copy: Settings, webhook_receiver, monkeypatch, capsys) -> None:
+    lake = Lake(lake_copy.lake_dir)
+    stale = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=3)
+    for path in lake.raw_dir("categories").rglob("*.parquet"):
+        df = pl.read_parquet(path).with_columns(pl.lit(stale).alias("_ingested_at"))
+        write_parquet_atomic(df, path)
+    monkeypatch.setenv("SHOPLAKE_ALERT_WEBHOOK_URL", webhook_receiver.url)
+
+    assert main(["quality"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR source shop.categories" in out and "FAILED: 1 error-severity check(s) failed" in out
+    texts = [pl.Series([b.decode()]).str.json_decode()[0]["text"] for b in webhook_receiver.bodies]
+    assert any("[ERROR] freshness error: source shop.categories" in t for t in texts)
+
+
+def test_short_daily_load_fires_volume_alert(lake_copy: Settings) -> None:
+    lake = Lake(lake_copy.lake_dir)
+    (path,) = list(lake.raw_dir("orders").glob("order_month=2026-10/*.parquet"))
+    orders = pl.read_parquet(path)
+    last_day = orders["order_date"].max()
+    keep = orders.filter((pl.col("order_date") != last_day) | (pl.int_range(pl.len()) % 10 == 0))
+    write_parquet_atomic(keep, path)
+    results = {r.source: r for r in check_volume(lake.root)}
+    assert results["orders"].status == "warn" and results["orders"].day == last_day
+    assert results["order_items"].status == "warn"
