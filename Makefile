@@ -27,12 +27,12 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check pipelines tests bench app
 	$(BIN)/ruff format --check pipelines tests bench app
-	cd transforms && ../$(BIN)/sqlfluff lint models macros tests
+	mkdir -p lake/warehouse && cd transforms && ../$(BIN)/sqlfluff lint models
 
 format: setup
 	$(BIN)/ruff check --fix pipelines tests bench app
 	$(BIN)/ruff format pipelines tests bench app
-	cd transforms && ../$(BIN)/sqlfluff fix models macros tests
+	mkdir -p lake/warehouse && cd transforms && ../$(BIN)/sqlfluff fix models
 
 generate: setup
 	$(BIN)/shoplake generate
@@ -50,4 +50,4 @@ bench: setup
 	$(BIN)/python bench/batch_ingest.py
 
 clean:
-	rm -rf lake/landing lake/raw lake/quarantine lake/ledger lake/warehouse lake/serving lake/state transforms/target
+	rm -rf lake/landing lake/raw lake/quarantine lake/ledger lake/warehouse lake/serving lake/state lake/reports lake/docs transforms/target

@@ -9,9 +9,13 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     ledger/<table>/<sha256>.json          one record per ingested source file (idempotency + counts)
     warehouse/shoplake.duckdb             dbt's DuckDB database (single writer)
     serving/                              published read-only snapshots for readers
-    quality/<table>/*.parquet             quality logs (dq_results, alert_log) and the latest
-                                          sales_forecast; copied into the warehouse on publish
+    quality/<table>/*.parquet             dq_results (one file per run) and the latest sales_forecast;
+                                          copied into the warehouse on publish (with the alert log)
     state/                                pid files and ports of local services
+    state/prefect/                        Prefect's home (settings, SQLite DB) for `shoplake ui`
+    alerts/alerts.jsonl                   alert log: one JSON object per alert (append-only)
+    reports/<target>/                     `shoplake report` output (<report>.<md|csv|html> + index page)
+    docs/                                 `shoplake docs`: the generated dbt docs site
 
 Every file is written under a temporary name in the same folder and renamed into place,
 so a reader globbing `*.parquet` never sees half a file.
@@ -88,6 +92,10 @@ class Lake:
     def warehouse_path(self) -> Path:
         return self.root / "warehouse" / "shoplake.duckdb"
 
+    def dbt_artifacts_dir(self, target: str) -> Path:
+        """dbt's target-path and log-path for one target, so runs over different lakes never mix."""
+        return self.root / "warehouse" / "dbt" / target
+
     @property
     def serving_dir(self) -> Path:
         return self.root / "serving"
@@ -116,6 +124,36 @@ class Lake:
     @property
     def state_dir(self) -> Path:
         return self.root / "state"
+
+    @property
+    def warehouse_lock_file(self) -> Path:
+        """Held by a flow while dbt builds, so scheduled and triggered builds take turns."""
+        return self.state_dir / "warehouse.lock"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.state_dir / "prefect"
+
+    # -- alerts ----------------------------------------------------------------------------
+    @property
+    def alert_log(self) -> Path:
+        return self.root / "alerts" / "alerts.jsonl"
+
+    # -- reports and docs ------------------------------------------------------------------
+    @property
+    def reports_root(self) -> Path:
+        return self.root / "reports"
+
+    def reports_dir(self, target: str) -> Path:
+        """One folder per target, so dev and prod results sit side by side."""
+        return self.reports_root / target
+
+    def report_file(self, target: str, name: str, fmt: str) -> Path:
+        return self.reports_dir(target) / f"{name}.{fmt}"
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.root / "docs"
 
     def ensure(self) -> Lake:
         """Create the top-level folders (idempotent)."""
@@ -163,15 +201,31 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:
-    """Write `df` as one Parquet file that appears all at once."""
+    """Write `df` as one Parquet file that appears all at once.
+
+    Snappy: fast, and the Parquet codec every reader supports, Snowflake's COPY INTO included.
+    """
     with atomic_path(path) as tmp:
-        df.write_parquet(tmp, compression="zstd", statistics=True)
+        df.write_parquet(tmp, compression="snappy", statistics=True)
     return path
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> Path:
+    """Append one JSON line; a single O_APPEND write, so concurrent writers never interleave lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return path
 
 

@@ -23,6 +23,38 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "Slack-compatible incoming webhook for alerts; empty = alerts go to the alert log only.",
     ),
     "SHOPLAKE_ALERT_DEDUP_HOURS": ("24", "An alert with the same key is not re-sent within this many hours."),
+    # -- orchestration (Prefect) -----------------------------------------------------------------
+    "PREFECT_API_URL": (
+        "",
+        "Prefect API that `shoplake serve` registers deployments with; empty = the local server of `shoplake ui`.",
+    ),
+    "SHOPLAKE_PREFECT_HOME": (
+        "",
+        "Prefect's state (settings, SQLite DB) for `shoplake ui`; empty = `<lake>/state/prefect`.",
+    ),
+    "SHOPLAKE_PREFECT_PORT": ("4200", "Loopback port of the local Prefect server and UI started by `shoplake ui`."),
+    "SHOPLAKE_INGEST_CRON": (
+        "0 * * * *",
+        "Schedule of the `ingest-batch` deployment (cron, UTC); `off` = on demand only.",
+    ),
+    "SHOPLAKE_PIPELINE_CRON": ("off", "Schedule of the `pipeline` deployment (cron, UTC); `off` = on demand only."),
+    "SHOPLAKE_CLICKSTREAM_RESTART_SECONDS": (
+        "60",
+        "The continuous clickstream deployment is (re)started this often if it is not running; 0 = no deployment.",
+    ),
+    "SHOPLAKE_PROMOTE_CRON": (
+        "0 2 * * *",
+        "Schedule of the nightly `promote` deployment (cron, UTC); `off` = on demand only.",
+    ),
+    "SHOPLAKE_PROMOTE_TARGET": (
+        "",
+        "dbt target the nightly `promote` deployment loads (`prod` or `snowsim`); empty = no promote deployment.",
+    ),
+    "SHOPLAKE_FLOW_RETRIES": ("3", "Retries of flow steps that touch the network (broker, Snowflake, webhooks)."),
+    "SHOPLAKE_FLOW_RETRY_DELAY_SECONDS": (
+        "10",
+        "First retry delay of those steps; each further retry waits twice as long (exponential backoff).",
+    ),
 }
 
 
@@ -35,6 +67,16 @@ class Settings:
     demo_scale: float = 0.05
     alert_webhook_url: str = ""
     alert_dedup_hours: float = 24.0
+    prefect_api_url: str = ""
+    prefect_home: Path | None = None
+    prefect_port: int = 4200
+    ingest_cron: str = "0 * * * *"
+    pipeline_cron: str = "off"
+    clickstream_restart_seconds: int = 60
+    promote_cron: str = "0 2 * * *"
+    promote_target: str = ""
+    flow_retries: int = 3
+    flow_retry_delay_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -51,6 +93,16 @@ class Settings:
             demo_scale=float(get("SHOPLAKE_DEMO_SCALE")),
             alert_webhook_url=env.get("SHOPLAKE_ALERT_WEBHOOK_URL", ""),
             alert_dedup_hours=float(get("SHOPLAKE_ALERT_DEDUP_HOURS")),
+            prefect_api_url=get("PREFECT_API_URL").strip(),
+            prefect_home=Path(home).expanduser().resolve() if (home := get("SHOPLAKE_PREFECT_HOME").strip()) else None,
+            prefect_port=int(get("SHOPLAKE_PREFECT_PORT")),
+            ingest_cron=get("SHOPLAKE_INGEST_CRON").strip(),
+            pipeline_cron=get("SHOPLAKE_PIPELINE_CRON").strip(),
+            clickstream_restart_seconds=int(get("SHOPLAKE_CLICKSTREAM_RESTART_SECONDS")),
+            promote_cron=get("SHOPLAKE_PROMOTE_CRON").strip(),
+            promote_target=get("SHOPLAKE_PROMOTE_TARGET").strip(),
+            flow_retries=int(get("SHOPLAKE_FLOW_RETRIES")),
+            flow_retry_delay_seconds=float(get("SHOPLAKE_FLOW_RETRY_DELAY_SECONDS")),
         )
 
 

@@ -161,7 +161,7 @@ def _src(col: Column) -> str:
 
 
 def _typed(col: Column) -> pl.Expr:
-    raw = pl.col(_src(col)).str.strip_chars()
+    raw = pl.col(_src(col))
     if col.type == "bigint":
         return raw.cast(pl.Int64, strict=False)
     if col.type == "double":
@@ -176,23 +176,23 @@ def _typed(col: Column) -> pl.Expr:
     return raw
 
 
-def _reasons(contract: Contract) -> list[pl.Expr]:
-    """One expression per rule, in priority order, each giving the reason or null."""
-    rules: list[pl.Expr] = [pl.when(pl.col("_truncated")).then(pl.lit("truncated_row"))]
+def _row_checks(contract: Contract) -> list[tuple[str, pl.Expr]]:
+    """(reason, is-bad expression) per rule, in priority order; every expression is null-safe."""
+    checks: list[tuple[str, pl.Expr]] = [("truncated_row", pl.col("_truncated"))]
     for col in contract.columns:
-        raw = pl.col(_src(col)).str.strip_chars()
+        raw = pl.col(_src(col))
         missing = raw.is_null() | (raw == "")
         if col.required:
-            rules.append(pl.when(missing).then(pl.lit(f"missing_required:{col.name}")))
+            checks.append((f"missing_required:{col.name}", missing))
         if col.type != "string":
-            rules.append(pl.when(~missing & pl.col(col.name).is_null()).then(pl.lit(f"invalid_{col.type}:{col.name}")))
+            checks.append((f"invalid_{col.type}:{col.name}", ~missing & pl.col(col.name).is_null()))
         if col.min is not None:
-            rules.append(pl.when(pl.col(col.name) < col.min).then(pl.lit(f"out_of_range:{col.name}")))
+            checks.append((f"out_of_range:{col.name}", pl.col(col.name) < col.min))
         if col.allowed:
-            rules.append(pl.when(~pl.col(col.name).is_in(list(col.allowed))).then(pl.lit(f"not_allowed:{col.name}")))
+            checks.append((f"not_allowed:{col.name}", ~pl.col(col.name).is_in(list(col.allowed))))
         if col.format == "email":
-            rules.append(pl.when(~missing & ~raw.str.contains(EMAIL_PATTERN)).then(pl.lit("invalid_email")))
-    return rules
+            checks.append(("invalid_email", ~missing & ~raw.str.contains(EMAIL_PATTERN)))
+    return [(reason, bad.fill_null(False)) for reason, bad in checks]
 
 
 def _reference_keys(lake: Lake, table: str, key: str) -> pl.Series:
@@ -201,42 +201,64 @@ def _reference_keys(lake: Lake, table: str, key: str) -> pl.Series:
     return pl.scan_parquet(lake.raw_glob(table), hive_partitioning=True).select(key).unique().collect()[key]
 
 
-def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: bool) -> tuple[pl.DataFrame, dict]:
-    """Add typed columns, `_reason` and imputation; return the frame and imputed counts per column."""
-    # A missing optional column is all nulls, then imputed like any other null.
-    df = df.select(
+@dataclass
+class Validated:
+    good: pl.DataFrame  # typed contract columns + _line, imputed
+    bad: pl.DataFrame  # raw text columns + _line + _reason
+    imputed: dict[str, int]
+
+
+def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: bool) -> Validated:
+    """Split rows into typed good rows and quarantined rows with the first reason that applies.
+
+    Row checks, then duplicate keys, then references. Reason strings are built only for the bad
+    rows: building them for every row would cost more than the rest of the validation.
+    """
+    # Text columns are stripped; numbers and dates are cast from the text as exported (a padded
+    # number is quarantined as invalid, not guessed). A missing optional column is all nulls.
+    raw = df.select(
         "_line",
-        *[(pl.col(c.source) if c.source in df.columns else pl.lit(None, dtype=pl.String)).alias(_src(c))
-          for c in contract.columns],
+        *[(pl.col(c.source).str.strip_chars() if c.type == "string" else pl.col(c.source)).alias(_src(c))
+          if c.source in df.columns else pl.lit(None, dtype=pl.String).alias(_src(c)) for c in contract.columns],
     )  # fmt: skip
-    truncated = pl.col("_line") == (df.height + 1) if truncated_last else pl.lit(False)
-    df = df.with_columns(truncated.alias("_truncated"), *[_typed(c).alias(c.name) for c in contract.columns])
-    df = df.with_columns(pl.coalesce(_reasons(contract)).alias("_reason"))
+    del df
+    truncated = pl.col("_line") == (raw.height + 1) if truncated_last else pl.lit(False)
+    checks = _row_checks(contract)
+    checked = raw.with_columns(
+        truncated.alias("_truncated"), *[_typed(c).alias(c.name) for c in contract.columns]
+    ).with_columns(pl.any_horizontal([bad for _, bad in checks]).alias("_bad"))
+    reason = pl.coalesce([pl.when(bad).then(pl.lit(name)) for name, bad in checks])
+    rejected = [checked.filter(pl.col("_bad")).select("_line", reason.alias("_reason"))]
+    # Only typed columns travel on: copying the raw text of every good row dominated the cost.
+    good = checked.select("_line", *[c.name for c in contract.columns], "_bad").filter(~pl.col("_bad")).drop("_bad")
+    del checked
+
     # Duplicate primary keys: the first valid occurrence lands, later ones are quarantined.
-    valid = pl.col("_reason").is_null()
-    df = df.with_columns(
-        pl.when(valid & ~pl.struct(*contract.primary_key, valid.alias("_v")).is_first_distinct())
-        .then(pl.lit("duplicate_key"))
-        .otherwise(pl.col("_reason"))
-        .alias("_reason")
-    )
+    pk = contract.primary_key
+    key = good[pk[0]] if len(pk) == 1 else None
+    if key is None or not (key.null_count() == 0 and (key.diff().drop_nulls() > 0).all()):
+        # (exports sorted by key, the common case, cannot hold duplicates and skip the hashing)
+        first = (pl.col(pk[0]) if len(pk) == 1 else pl.struct(*pk)).is_first_distinct()
+        good = good.with_columns(first.alias("_first"))
+        rejected.append(good.filter(~pl.col("_first")).select("_line", pl.lit("duplicate_key").alias("_reason")))
+        good = good.filter(pl.col("_first")).drop("_first")
     for ref in contract.references:
         keys = _reference_keys(lake, ref.table, ref.key)
-        df = df.with_columns(
-            pl.when(pl.col("_reason").is_null() & ~pl.col(ref.column).is_in(keys.implode()))
-            .then(pl.lit(f"missing_reference:{ref.column}"))
-            .otherwise(pl.col("_reason"))
-            .alias("_reason")
-        )
+        good = good.with_columns(pl.col(ref.column).is_in(keys.implode()).alias("_found"))
+        reason_text = f"missing_reference:{ref.column}"
+        rejected.append(good.filter(~pl.col("_found")).select("_line", pl.lit(reason_text).alias("_reason")))
+        good = good.filter(pl.col("_found")).drop("_found")
+
     imputed: dict[str, int] = {}
     imputable = [c for c in contract.columns if not c.required and c.default is not None]
     if imputable:
-        counts = df.filter(pl.col("_reason").is_null()).select(
-            [pl.col(c.name).is_null().sum().alias(c.name) for c in imputable]
-        )
+        counts = good.select([pl.col(c.name).is_null().sum().alias(c.name) for c in imputable])
         imputed = {k: int(v) for k, v in counts.row(0, named=True).items() if v}
-        df = df.with_columns([pl.col(c.name).fill_null(pl.lit(c.default)).alias(c.name) for c in imputable])
-    return df, imputed
+        good = good.with_columns([pl.col(c.name).fill_null(pl.lit(c.default)).alias(c.name) for c in imputable])
+    # Quarantined rows keep the text exactly as it came (bar stripping), found by line number.
+    reasons = pl.concat(rejected)
+    bad = raw.join(reasons, on="_line", how="inner").sort("_line")
+    return Validated(good=good.select("_line", *[c.name for c in contract.columns]), bad=bad, imputed=imputed)
 
 
 # -- one file ----------------------------------------------------------------------------------
@@ -254,23 +276,18 @@ def ingest_file(lake: Lake, contract: Contract, path: Path, sha: str, *, progres
     df = _read(path, contract)
     bar.update()
     bar.set_postfix_str(f"validating {df.height:,} rows")
-    df, imputed = validate(df, contract, lake, truncated)
-    df = df.with_columns(
-        pl.lit(path.name).alias("_source_file"),
-        pl.lit(ingested_at).alias("_ingested_at"),
-    )
+    checked = validate(df, contract, lake, truncated)
+    del df
     bar.update()
     stem = f"{path.stem}-{sha[:12]}"
-    good = df.filter(pl.col("_reason").is_null()).select(
-        *[c.name for c in contract.columns], pl.col("_line").cast(pl.Int64).alias("_source_line"),
-        "_source_file", "_ingested_at",
-    )  # fmt: skip
-    bad = df.filter(pl.col("_reason").is_not_null()).select(
-        *[pl.col(_src(c)).alias(c.name) for c in contract.columns],
-        pl.col("_reason").alias("_reason"), pl.col("_line").cast(pl.Int64).alias("_source_line"),
-        "_source_file", "_ingested_at",
-    )  # fmt: skip
-    del df
+    lineage = [
+        pl.col("_line").cast(pl.Int64).alias("_source_line"),
+        pl.lit(path.name).alias("_source_file"),
+        pl.lit(ingested_at).alias("_ingested_at"),
+    ]
+    good = checked.good.select(*[c.name for c in contract.columns], *lineage)
+    bad = checked.bad.select(*[pl.col(_src(c)).alias(c.name) for c in contract.columns], "_reason", *lineage)
+    imputed = checked.imputed
     outputs = _write_raw(lake, contract, good, stem, bar)
     if bad.height:
         outputs.append(str(write_parquet_atomic(bad, lake.quarantine_file(contract.table, stem))))

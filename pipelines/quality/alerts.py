@@ -1,5 +1,6 @@
-"""One way to raise an alert: `AlertRouter.emit`. Every alert goes to the alert log; when a
-webhook is configured it is also posted as Slack-compatible JSON.
+"""One way to raise an alert: `AlertRouter.emit` (flows call it through `pipelines.alerts.raise_alert`).
+Every alert goes to the alert log (`alerts/alerts.jsonl`); when a webhook is configured it is also
+posted as Slack-compatible JSON.
 
 Deduplication: an alert has a `key` naming its condition (check + object + day). A key that was
 already raised within the dedup window is not raised again, so a failing check does not page
@@ -18,15 +19,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-import polars as pl
-
-from ..lake import Lake
+from ..lake import Lake, append_jsonl
 from ..settings import Settings
-from .store import append_rows, read_rows
 
 SEVERITIES = ("info", "warn", "error")
 EMOJI = {"info": ":information_source:", "warn": ":warning:", "error": ":rotating_light:"}
-ALERT_LOG = "alert_log"
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,7 @@ class Alert:
     severity: str  # info | warn | error
     source: str  # check family: dbt_test, freshness, volume, anomaly, clickstream, ledger
     title: str
-    message: str
+    detail: str
     context: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -49,7 +46,7 @@ class Alert:
         facts = "\n".join(f"*{k}*: {v}" for k, v in self.context.items())
         text = f"{EMOJI[self.severity]} [{self.severity.upper()}] {self.title}"
         blocks: list[dict[str, Any]] = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"{text}\n{self.message}"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"{text}\n{self.detail}"}},
         ]
         if facts:
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": facts}})
@@ -125,11 +122,15 @@ class AlertRouter:
 
     def recent_keys(self) -> set[str]:
         """Keys raised within the dedup window (suppressed repeats are not in the log)."""
-        log = read_rows(self.lake, ALERT_LOG)
-        if log.is_empty():
-            return set()
-        since = (self.now() - self.dedup).replace(tzinfo=None)
-        return set(log.filter(pl.col("raised_at") >= since)["alert_key"].to_list())
+        since = self.now() - self.dedup
+        keys = set()
+        for record in read_alert_log(self.lake):
+            raised = dt.datetime.fromisoformat(record["raised_at"])
+            if raised.tzinfo is None:
+                raised = raised.replace(tzinfo=dt.timezone.utc)
+            if raised >= since and record.get("alert_key"):
+                keys.add(record["alert_key"])
+        return keys
 
     def emit(self, alerts: list[Alert]) -> list[Outcome]:
         """Raise each new alert once; returns what happened to every alert passed in."""
@@ -154,25 +155,24 @@ class AlertRouter:
         return outcomes
 
     def _log(self, outcomes: list[Outcome]) -> None:
-        raised_at = self.now().replace(tzinfo=None)  # stored as naive UTC, like _ingested_at
-        rows = [
-            {
-                "raised_at": raised_at,
-                "alert_key": o.alert.key,
-                "severity": o.alert.severity,
-                "source": o.alert.source,
-                "title": o.alert.title,
-                "message": o.alert.message,
-                "context_json": json.dumps(o.alert.context, default=str, sort_keys=True),
-                "delivery": o.status,
-                "delivery_attempts": o.attempts,
-                "delivery_error": o.error,
-            }
-            for o in outcomes
-        ]
-        schema = {
-            "raised_at": pl.Datetime("us"), "alert_key": pl.String, "severity": pl.String, "source": pl.String,
-            "title": pl.String, "message": pl.String, "context_json": pl.String, "delivery": pl.String,
-            "delivery_attempts": pl.Int64, "delivery_error": pl.String,
-        }  # fmt: skip
-        append_rows(self.lake, ALERT_LOG, pl.DataFrame(rows, schema=schema))
+        raised_at = self.now().isoformat()
+        for o in outcomes:
+            append_jsonl(self.lake.alert_log, log_record(o, raised_at))
+
+
+def log_record(outcome: Outcome, raised_at: str) -> dict[str, Any]:
+    """One line of the alert log (the warehouse's `alert_log` has the same columns)."""
+    a = outcome.alert
+    return {
+        "raised_at": raised_at, "alert_key": a.key, "source": a.source, "severity": a.severity, "title": a.title,
+        "detail": a.detail, "context": a.context, "delivery": outcome.status,
+        "delivery_attempts": outcome.attempts, "delivery_error": outcome.error,
+    }  # fmt: skip
+
+
+def read_alert_log(lake: Lake) -> list[dict[str, Any]]:
+    """Every logged alert, oldest first."""
+    if not lake.alert_log.exists():
+        return []
+    lines = lake.alert_log.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]

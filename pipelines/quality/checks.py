@@ -69,6 +69,15 @@ class QualityReport:
     def exit_code(self) -> int:
         return 1 if self.errors else 0
 
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        """The report, first line = the verdict (what a flow shows as its failure message)."""
+        body = self.render()
+        return body.splitlines()[-1].removeprefix("result: ") + "\n" + body
+
     def to_frame(self) -> pl.DataFrame:
         rows = [{"run_id": self.run_id, "checked_at": self.checked_at, **asdict(r)} for r in self.results]
         return pl.DataFrame(rows, schema=DQ_SCHEMA)
@@ -200,10 +209,14 @@ def volume_checks(lake: Lake, as_of: dt.date | None) -> list[CheckResult]:
 
 
 def alerts_for(results: list[CheckResult]) -> list[Alert]:
-    """One alert per problem, keyed so a persisting problem is raised once per dedup window."""
+    """One alert per problem, keyed so a persisting problem is raised once per dedup window.
+
+    Warn-severity dbt tests are recorded and reported but do not alert: they are known, chronic
+    conditions (an order short by a line quarantined at ingest), not news.
+    """
     alerts = []
     for r in results:
-        if not r.is_problem:
+        if not r.is_problem or (r.check_type == "dbt_test" and r.severity == "warn"):
             continue
         severity = "error" if r.is_error else "warn"
         key = f"{r.check_type}:{r.check_name}"
@@ -221,7 +234,7 @@ def alerts_for(results: list[CheckResult]) -> list[Alert]:
             Alert(
                 key=key, severity=severity, source=r.check_type,
                 title=f"{r.check_type.replace('_', ' ')} {r.status}: {r.target}",
-                message=f"{r.detail}\n{hint}".strip(),
+                detail=f"{r.detail}\n{hint}".strip(),
                 context={"check": r.check_name, "status": r.status, "severity": r.severity,
                          "failing_rows": r.failing_rows},
             )

@@ -137,7 +137,7 @@ def drop_alert(finding: ClickstreamFinding, episode_start: dt.datetime) -> Alert
         severity="error" if finding.metric == "events" else "warn",
         source="clickstream",
         title=f"clickstream {finding.metric} dropped to {finding.ratio:.0%} of baseline",
-        message=finding.describe()
+        detail=finding.describe()
         + "\nCheck the site and apps (errors, checkout), the tracking tags and the stream writer's lag.",
         context={"metric": finding.metric, "window_start": finding.window_start.isoformat(),
                  "window_end": finding.window_end.isoformat(), "value": finding.value,

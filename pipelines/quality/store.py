@@ -1,6 +1,7 @@
 """Quality tables in the lake, copied into the warehouse so readers see them in the snapshot.
 
-The lake is the record (`quality/<table>/*.parquet`, one atomic file per run): it does not care
+The lake is the record (`quality/<table>/*.parquet`, one atomic file per run; alerts in
+`alerts/alerts.jsonl`): it does not care
 which dbt target ran, survives a rebuilt warehouse, and a run never rewrites earlier files. On the
 DuckDB target, `publish_quality_tables` copies every quality table into the live warehouse and
 publishes a new snapshot, so the dashboard and reports read them like any mart and never the
@@ -21,7 +22,8 @@ from ..lake import Lake, write_parquet_atomic
 from ..settings import Settings
 
 # Tables this package owns; each is `quality/<name>/*.parquet` in the lake and `main.<name>` in the warehouse.
-QUALITY_TABLES = ("dq_results", "alert_log", "sales_forecast")
+QUALITY_TABLES = ("dq_results", "sales_forecast")
+ALERT_LOG_TABLE = "alert_log"  # from the lake's alerts/alerts.jsonl
 LATEST = "latest"  # file name for tables that hold only the newest version (sales_forecast)
 
 
@@ -72,6 +74,16 @@ def publish_quality_tables(settings: Settings, *, target: str | None = None) -> 
                     "select * from read_parquet(?, union_by_name = true)",
                     [lake.quality_glob(table)],
                 )
+        if lake.alert_log.exists():
+            con.execute(
+                f"create or replace table main.{ALERT_LOG_TABLE} as select "
+                "cast(raised_at as timestamptz) as raised_at, alert_key, source, severity, title, detail, "
+                "cast(context as varchar) as context, delivery, delivery_attempts, delivery_error "
+                "from read_json(?, format = 'newline_delimited', columns = {raised_at: 'varchar', "
+                "alert_key: 'varchar', source: 'varchar', severity: 'varchar', title: 'varchar', detail: 'varchar', "
+                "context: 'json', delivery: 'varchar', delivery_attempts: 'bigint', delivery_error: 'varchar'})",
+                [str(lake.alert_log)],
+            )
     finally:
         con.close()
     return publish_snapshot(lake)

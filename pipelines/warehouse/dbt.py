@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..lake import Lake
 from ..settings import REPO_ROOT, Settings
+from .serving import publish_snapshot, release_dbt_duckdb
 
 PROJECT_DIR = REPO_ROOT / "transforms"
 PROFILES_DIR = REPO_ROOT
@@ -63,9 +64,9 @@ class DbtResult:
 
 
 @contextmanager
-def _dbt_env(settings: Settings, target: str | None) -> Iterator[None]:
+def _dbt_env(settings: Settings, target: str) -> Iterator[None]:
     """dbt reads the lake dir and target from the environment (profiles.yml, sources)."""
-    wanted = {"SHOPLAKE_LAKE_DIR": str(settings.lake_dir), "DBT_TARGET": target or settings.dbt_target}
+    wanted = {"SHOPLAKE_LAKE_DIR": str(settings.lake_dir), "DBT_TARGET": target}
     saved = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
     try:
@@ -110,14 +111,19 @@ def invoke_dbt(
     """Invoke one dbt command in-process and collect per-node results."""
     from dbt.cli.main import dbtRunner
 
-    cli_args = [*args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR)]
-    if target:
-        cli_args += ["--target", target]
+    target = target or settings.dbt_target
+    artifacts = Lake(settings.lake_dir).ensure().dbt_artifacts_dir(target)
+    cli_args = [
+        *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR), "--target", target,
+        "--target-path", str(artifacts / "target"), "--log-path", str(artifacts / "logs"), "--quiet",
+    ]  # fmt: skip
     callbacks = [_progress_printer()] if progress else []
-    Lake(settings.lake_dir).ensure()
     started = time.monotonic()
     with _dbt_env(settings, target):
-        res = dbtRunner(callbacks=callbacks).invoke([*cli_args, "--quiet"])
+        try:
+            res = dbtRunner(callbacks=callbacks).invoke(cli_args)
+        finally:
+            release_dbt_duckdb()
     result = DbtResult(command=args[0], success=bool(res.success))
     if res.exception is not None:
         result.error = str(res.exception).strip().splitlines()[0] if str(res.exception).strip() else repr(res.exception)
@@ -162,8 +168,6 @@ def run_dbt_build(
     result = invoke_dbt(settings, args, target=target, progress=progress)
     print(result.summary(), file=sys.stderr if not result.success else sys.stdout)
     if result.success and publish and (target or settings.dbt_target) == "dev":
-        from .serving import publish_snapshot
-
         result.snapshot = publish_snapshot(Lake(settings.lake_dir))
         print(f"published snapshot {result.snapshot.name} for readers")
     return result

@@ -7,9 +7,10 @@ import json
 import socket
 import time
 
+from pipelines.alerts import raise_alert, read_alerts
 from pipelines.lake import Lake
 from pipelines.quality.alerts import Alert, AlertRouter, WebhookSink
-from pipelines.quality.store import read_rows
+from pipelines.settings import Settings
 
 
 def _alert(key: str = "volume:volume_orders:2026-10-31", severity: str = "warn") -> Alert:
@@ -18,7 +19,7 @@ def _alert(key: str = "volume:volume_orders:2026-10-31", severity: str = "warn")
         severity=severity,
         source="volume",
         title="daily volume warn: orders",
-        message="12 rows on 2026-10-31, expected 94 (band 55-132)",
+        detail="12 rows on 2026-10-31, expected 94 (band 55-132)",
         context={"check": "volume_orders", "failing_rows": 12},
     )
 
@@ -31,8 +32,10 @@ def test_webhook_gets_slack_payload_and_log_records_it(empty_lake: Lake, webhook
     assert payload["text"].startswith(":warning: [WARN] daily volume warn: orders")
     section_texts = " ".join(b["text"]["text"] for b in payload["blocks"] if b["type"] == "section")
     assert "expected 94" in section_texts and "*failing_rows*: 12" in section_texts
-    log = read_rows(empty_lake, "alert_log")
-    assert log.select("alert_key", "delivery").rows() == [("volume:volume_orders:2026-10-31", "sent")]
+    log = read_alerts(empty_lake.root)
+    assert [(a["alert_key"], a["delivery"], a["context"]["failing_rows"]) for a in log] == [
+        ("volume:volume_orders:2026-10-31", "sent", 12)
+    ]
 
 
 def test_same_condition_is_not_raised_twice_within_window(empty_lake: Lake, webhook_receiver) -> None:
@@ -41,7 +44,7 @@ def test_same_condition_is_not_raised_twice_within_window(empty_lake: Lake, webh
     second = AlertRouter(empty_lake, webhook=WebhookSink(webhook_receiver.url), dedup_hours=24).emit([_alert()])
     assert [o.status for o in second] == ["suppressed"]
     assert len(webhook_receiver.bodies) == 1
-    assert read_rows(empty_lake, "alert_log").height == 1
+    assert len(read_alerts(empty_lake.root)) == 1
     # Once the window has passed, the condition is raised again.
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=25)
     third = AlertRouter(empty_lake, webhook=WebhookSink(webhook_receiver.url), now=later).emit([_alert()])
@@ -51,7 +54,7 @@ def test_same_condition_is_not_raised_twice_within_window(empty_lake: Lake, webh
 def test_different_conditions_each_alert(empty_lake: Lake) -> None:
     outcomes = AlertRouter(empty_lake).emit([_alert("a"), _alert("b", "error")])
     assert [o.status for o in outcomes] == ["logged", "logged"]
-    assert sorted(read_rows(empty_lake, "alert_log")["alert_key"].to_list()) == ["a", "b"]
+    assert sorted(a["alert_key"] for a in read_alerts(empty_lake.root)) == ["a", "b"]
 
 
 def test_server_error_is_retried_until_delivered(empty_lake: Lake, webhook_receiver) -> None:
@@ -72,6 +75,17 @@ def test_unreachable_webhook_is_retried_with_backoff_then_logged(empty_lake: Lak
     elapsed = time.monotonic() - started
     assert (outcomes[0].status, outcomes[0].attempts) == ("delivery_failed", 3)
     assert elapsed >= 0.1 + 0.2  # two backoff sleeps, doubling
-    log = read_rows(empty_lake, "alert_log")
-    assert log["delivery"].to_list() == ["delivery_failed"] and log["delivery_error"][0]
+    (logged,) = read_alerts(empty_lake.root)
+    assert logged["delivery"] == "delivery_failed" and logged["delivery_error"]
     assert "webhook unreachable after 3 attempts" in capsys.readouterr().err
+
+
+def test_raise_alert_routes_flow_alerts_with_dedup(empty_lake: Lake, webhook_receiver) -> None:
+    """The flows' entry point: logged, posted, and an identical failure is not re-sent."""
+    settings = Settings(lake_dir=empty_lake.root, alert_webhook_url=webhook_receiver.url)
+    record = raise_alert(settings, source="ingest-batch", title="1 export file(s) rejected", detail="orders.csv: bad")
+    assert record["delivery"] == "sent" and record["severity"] == "error"
+    raise_alert(settings, source="ingest-batch", title="1 export file(s) rejected", detail="orders.csv: bad")
+    raise_alert(settings, source="ingest-batch", title="1 export file(s) rejected", detail="items.csv: bad")
+    assert [a["detail"] for a in read_alerts(empty_lake.root)] == ["orders.csv: bad", "items.csv: bad"]
+    assert len(webhook_receiver.bodies) == 2

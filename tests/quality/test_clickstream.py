@@ -6,10 +6,10 @@ import datetime as dt
 
 import polars as pl
 
+from pipelines.alerts import read_alerts
 from pipelines.lake import Lake, write_parquet_atomic
 from pipelines.quality.alerts import AlertRouter
 from pipelines.quality.clickstream import ClickstreamMonitor, ClickstreamParams, check_clickstream
-from pipelines.quality.store import read_rows
 
 NOW = dt.datetime(2026, 11, 26, 0, 0, 30, tzinfo=dt.timezone.utc)  # windows straddle midnight
 MIX = {"page_view": 50, "product_view": 40, "search": 10, "add_to_cart": 12, "checkout_start": 8, "purchase": 6}
@@ -89,4 +89,4 @@ def test_monitor_raises_one_alert_per_drop_episode(empty_lake: Lake) -> None:
     assert [o.alert.source for o in first] == ["clickstream"] and first[0].alert.severity == "error"
     assert "dropped to" in first[0].alert.title
     assert monitor.poll(now=NOW + dt.timedelta(seconds=2)) == []  # the same drop, still going
-    assert read_rows(empty_lake, "alert_log").height == 1
+    assert len(read_alerts(empty_lake.root)) == 1
