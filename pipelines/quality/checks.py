@@ -32,6 +32,7 @@ ANOMALY_ALERT_DAYS = 7  # anomalies in the newest week of sales are news; older 
 DQ_SCHEMA = {
     "run_id": pl.String, "checked_at": pl.Datetime("us"), "check_type": pl.String, "check_name": pl.String,
     "target": pl.String, "severity": pl.String, "status": pl.String, "failing_rows": pl.Int64, "detail": pl.String,
+    "check_date": pl.Date,
 }  # fmt: skip
 
 
@@ -44,6 +45,7 @@ class CheckResult:
     status: str  # pass | warn | fail | error | skip
     failing_rows: int | None = None
     detail: str = ""
+    check_date: dt.date | None = None  # the data day a check judged (volume, anomaly), if any
 
     @property
     def is_error(self) -> bool:
@@ -204,7 +206,7 @@ def anomaly_checks(lake: Lake) -> list[CheckResult]:
 def volume_checks(lake: Lake, as_of: dt.date | None) -> list[CheckResult]:
     out = []
     for v in check_volume(lake.root, as_of=as_of):
-        out.append(CheckResult("volume", f"volume_{v.source}", v.source, "warn", v.status, v.rows, v.detail))
+        out.append(CheckResult("volume", f"volume_{v.source}", v.source, "warn", v.status, v.rows, v.detail, v.day))
     return out
 
 
@@ -221,7 +223,7 @@ def alerts_for(results: list[CheckResult]) -> list[Alert]:
         severity = "error" if r.is_error else "warn"
         key = f"{r.check_type}:{r.check_name}"
         if r.check_type == "volume":
-            key += f":{r.detail.split(' on ')[-1].split(',')[0]}"  # one alert per source and day
+            key += f":{r.check_date}"  # one alert per source and day
         hint = {
             "dbt_test": "Failing rows are stored in the warehouse's dbt_test__audit schema under the test's name.",
             "unit_test": "A model's logic changed: run `dbt test --select test_type:unit` in transforms/.",

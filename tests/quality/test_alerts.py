@@ -89,3 +89,20 @@ def test_raise_alert_routes_flow_alerts_with_dedup(empty_lake: Lake, webhook_rec
     raise_alert(settings, source="ingest-batch", title="1 export file(s) rejected", detail="items.csv: bad")
     assert [a["detail"] for a in read_alerts(empty_lake.root)] == ["orders.csv: bad", "items.csv: bad"]
     assert len(webhook_receiver.bodies) == 2
+
+
+def test_check_results_become_keyed_actionable_alerts() -> None:
+    from pipelines.quality.checks import CheckResult, alerts_for
+
+    day = dt.date(2026, 10, 31)
+    results = [
+        CheckResult("volume", "volume_orders", "orders", "warn", "warn", 12, "12 rows on 2026-10-31, ...", day),
+        CheckResult("dbt_test", "unique_fct_orders_order_id", "unique_fct_orders_order_id", "error", "fail", 3, "3"),
+        CheckResult("dbt_test", "assert_order_amount_matches_lines", "x", "warn", "warn", 40, "chronic"),
+        CheckResult("freshness", "freshness_orders", "source shop.orders", "error", "pass", None, "0.1 h"),
+    ]
+    alerts = {a.key: a for a in alerts_for(results)}
+    assert set(alerts) == {"volume:volume_orders:2026-10-31", "dbt_test:unique_fct_orders_order_id"}
+    failed = alerts["dbt_test:unique_fct_orders_order_id"]
+    assert failed.severity == "error" and failed.context["failing_rows"] == 3
+    assert "dbt_test__audit" in failed.detail  # where to look next
