@@ -46,6 +46,12 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from .dashboard.server import run_dashboard
+
+    return run_dashboard(get_settings(), port=args.port)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .reports.params import parse_assignments
     from .reports.runner import run_reports
@@ -164,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("sql", _cmd_sql, "Run a read-only query against the latest published warehouse snapshot.")
     p.add_argument("query", help='SQL to run, e.g. "select * from top_customers limit 5"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    p = add("dashboard", _cmd_dashboard, "Start the Streamlit dashboard on 127.0.0.1 and print its URL.")
+    p.add_argument("--port", type=int, default=None, help="port (default SHOPLAKE_DASHBOARD_PORT, 8501)")
 
     p = add("report", _cmd_report, "Run SQL reports from reports/ and write them, with an index, under the lake.")
     p.add_argument("names", nargs="*", metavar="NAME", help="reports to run (default: all in reports/)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -23,6 +23,17 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "Slack-compatible incoming webhook for alerts; empty = alerts go to the alert log only.",
     ),
     "SHOPLAKE_ALERT_DEDUP_HOURS": ("24", "An alert with the same key is not re-sent within this many hours."),
+    "SHOPLAKE_DASHBOARD_PORT": ("8501", "Port of `shoplake dashboard` (bound to 127.0.0.1; `--port` overrides)."),
+    "SNOWFLAKE_ACCOUNT": ("", "Snowflake account identifier (target `prod`)."),
+    "SNOWFLAKE_USER": ("", "Snowflake user (target `prod`)."),
+    "SNOWFLAKE_PASSWORD": ("", "Snowflake password (secret: environment only)."),
+    "SNOWFLAKE_ROLE": ("", "Snowflake role (optional)."),
+    "SNOWFLAKE_WAREHOUSE": ("", "Snowflake virtual warehouse that runs queries."),
+    "SNOWFLAKE_DATABASE": ("", "Snowflake database holding the ShopLake schemas."),
+    "SNOWFLAKE_SCHEMA": ("ANALYTICS", "Schema of the dbt `prod` target, where the marts live."),
+    "SNOWFLAKE_HOST": ("", "Optional host override (proxies, emulators such as fakesnow)."),
+    "SNOWFLAKE_PORT": ("", "Optional port override."),
+    "SNOWFLAKE_PROTOCOL": ("", "Optional protocol override (`http` for a local emulator)."),
     # -- orchestration (Prefect) -----------------------------------------------------------------
     "PREFECT_API_URL": (
         "",
@@ -59,6 +70,29 @@ ENV_VARS: dict[str, tuple[str, str]] = {
 
 
 @dataclass(frozen=True)
+class SnowflakeSettings:
+    """Connection settings for the Snowflake target; the password never leaves the environment."""
+
+    account: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    role: str = ""
+    warehouse: str = ""
+    database: str = ""
+    schema: str = "ANALYTICS"
+    host: str = ""
+    port: str = ""
+    protocol: str = ""
+
+    def missing(self) -> list[str]:
+        """Names of the required variables that are not set."""
+        # a password or warehouse may legitimately be absent (emulators); the server then says so
+        required = {"SNOWFLAKE_ACCOUNT": self.account, "SNOWFLAKE_USER": self.user,
+                    "SNOWFLAKE_DATABASE": self.database}  # fmt: skip
+        return [name for name, value in required.items() if not value]
+
+
+@dataclass(frozen=True)
 class Settings:
     """Resolved settings; build with `Settings.from_env()` so tests can pass their own env."""
 
@@ -67,6 +101,8 @@ class Settings:
     demo_scale: float = 0.05
     alert_webhook_url: str = ""
     alert_dedup_hours: float = 24.0
+    dashboard_port: int = 8501
+    snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
     prefect_api_url: str = ""
     prefect_home: Path | None = None
     prefect_port: int = 4200
@@ -93,6 +129,14 @@ class Settings:
             demo_scale=float(get("SHOPLAKE_DEMO_SCALE")),
             alert_webhook_url=env.get("SHOPLAKE_ALERT_WEBHOOK_URL", ""),
             alert_dedup_hours=float(get("SHOPLAKE_ALERT_DEDUP_HOURS")),
+            dashboard_port=int(get("SHOPLAKE_DASHBOARD_PORT")),
+            snowflake=SnowflakeSettings(
+                **{
+                    name.removeprefix("SNOWFLAKE_").lower(): get(name)
+                    for name in ENV_VARS
+                    if name.startswith("SNOWFLAKE_")
+                }
+            ),
             prefect_api_url=get("PREFECT_API_URL").strip(),
             prefect_home=Path(home).expanduser().resolve() if (home := get("SHOPLAKE_PREFECT_HOME").strip()) else None,
             prefect_port=int(get("SHOPLAKE_PREFECT_PORT")),

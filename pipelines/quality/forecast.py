@@ -28,6 +28,15 @@ from .store import publish_quality_tables, replace_rows
 SEASON = 7
 HISTORY_DAYS = 365  # a year is plenty for a weekly model and keeps fitting fast
 LEVELS = (80, 95)
+DEFAULT_LEVEL = 80  # the band charts show: revenue_lower / revenue_upper; others carry their level
+
+
+def bound_column(side: str, level: int) -> str:
+    """`revenue_lower` / `revenue_upper` for the default level, `revenue_lower_95` etc. otherwise."""
+    name = f"revenue_{'lower' if side == 'lo' else 'upper'}"
+    return name if level == DEFAULT_LEVEL else f"{name}_{level}"
+
+
 MODEL_NAME = "AutoETS(season_length=7) on ln(1+revenue)"
 
 
@@ -99,8 +108,8 @@ def forecast_revenue(daily: pl.DataFrame, *, horizon: int = 14, history_days: in
         .select(
             "forecast_date", "category_id", "category_name",
             pl.col("model").round(2).alias("revenue_forecast"),
-            *[pl.col(f"model-{side}-{lv}").round(2).alias(f"revenue_{'lower' if side == 'lo' else 'upper'}_{lv}")
-              for lv in LEVELS for side in ("lo", "hi")],
+            *[pl.col(f"model-{side}-{lv}").round(2).alias(bound_column(side, lv)) for lv in LEVELS
+              for side in ("lo", "hi")],
         )
         .sort("category_id", "forecast_date")
     )  # fmt: skip

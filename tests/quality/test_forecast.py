@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from pipelines.quality.forecast import LEVELS, backtest, forecast_revenue, write_sales_forecast
+from pipelines.quality.forecast import LEVELS, backtest, bound_column, forecast_revenue, write_sales_forecast
 from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
 
@@ -34,9 +34,11 @@ def test_forecast_follows_weekly_pattern_with_ordered_intervals() -> None:
     expected = 1000 * WEEKLY[[d.weekday() for d in cat1["forecast_date"]]]
     assert np.all(np.abs(cat1["revenue_forecast"].to_numpy() / expected - 1) < 0.15)
     for level in LEVELS:
-        assert (fc[f"revenue_lower_{level}"] <= fc["revenue_forecast"]).all()
-        assert (fc["revenue_forecast"] <= fc[f"revenue_upper_{level}"]).all()
-    assert (fc["revenue_lower_95"] <= fc["revenue_lower_80"]).all()
+        assert (fc[bound_column("lo", level)] <= fc["revenue_forecast"]).all()
+        assert (fc["revenue_forecast"] <= fc[bound_column("hi", level)]).all()
+    assert (fc["revenue_lower_95"] <= fc["revenue_lower"]).all() and (
+        fc["revenue_upper"] <= fc["revenue_upper_95"]
+    ).all()
 
 
 def test_backtest_beats_seasonal_naive_on_noisy_weekly_series() -> None:
@@ -52,6 +54,6 @@ def test_sales_forecast_is_published_for_readers(lake_copy: Settings) -> None:
     _, rows = run_query(
         lake_copy.lake_dir,
         "select count(*), count(distinct category_id), min(forecast_date) - max(origin_date), "
-        "bool_and(revenue_lower_80 <= revenue_forecast and revenue_forecast <= revenue_upper_80) from sales_forecast",
+        "bool_and(revenue_lower <= revenue_forecast and revenue_forecast <= revenue_upper) from sales_forecast",
     )
     assert rows[0] == (14 * 12, 12, 1, True)

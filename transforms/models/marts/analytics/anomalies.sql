@@ -75,7 +75,11 @@ final as (
         cast(revenue_score as numeric(18, 3)) as revenue_score,
         baseline_days,
         case when orders_score >= 0 then 'spike' else 'drop' end as direction,
-        is_anomaly
+        is_anomaly,
+        -- Headline columns for charts: revenue against its baseline, and the score behind the flag.
+        revenue as actual_value,
+        cast(expected_revenue as numeric(18, 2)) as expected_value,
+        cast(orders_score as numeric(18, 3)) as score
 
     from flagged
 
