@@ -76,10 +76,11 @@ final as (
         baseline_days,
         case when orders_score >= 0 then 'spike' else 'drop' end as direction,
         is_anomaly,
-        -- Headline columns for charts: revenue against its baseline, and the score behind the flag.
+        -- Headline columns for charts and reports: revenue against its baseline, and the strength of
+        -- the signal behind the flag (direction says which way).
         revenue as actual_value,
         cast(expected_revenue as numeric(18, 2)) as expected_value,
-        cast(orders_score as numeric(18, 3)) as score
+        cast(abs(orders_score) as numeric(18, 3)) as score
 
     from flagged
 
