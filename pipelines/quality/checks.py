@@ -195,7 +195,7 @@ def anomaly_checks(lake: Lake) -> list[CheckResult]:
         )
         results.append(
             CheckResult(
-                "anomaly", f"anomaly_{cat_id}_{day}_{direction}", f"{cat_name} {day}", "warn", "warn", None, detail
+                "anomaly", f"anomaly_{cat_id}_{day}_{direction}", f"{cat_name} {day}", "warn", "warn", None, detail, day
             )
         )
     if not results:

@@ -75,3 +75,27 @@ def test_short_daily_load_fires_volume_alert(lake_copy: Settings) -> None:
     results = {r.source: r for r in check_volume(lake.root)}
     assert results["orders"].status == "warn" and results["orders"].day == last_day
     assert results["order_items"].status == "warn"
+
+
+def test_failing_error_test_exits_nonzero_with_stored_failing_rows(lake_copy: Settings) -> None:
+    """A bad row that reached the lake (a buggy writer) fails an error-severity dbt test."""
+    from pipelines.warehouse.dbt import invoke_dbt
+
+    lake = Lake(lake_copy.lake_dir)
+    first = sorted(lake.raw_dir("orders").rglob("*.parquet"))[0]
+    template = pl.read_parquet(first, hive_partitioning=False).head(2)
+    bad = template.with_columns(
+        (pl.col("order_id") + 10_000_000).alias("order_id"), pl.lit("lost_in_transit").alias("order_status")
+    )
+    write_parquet_atomic(bad, first.with_name("orders-buggy-writer.parquet"))
+    # The copied warehouse's staging views still read the original lake: point them at this copy.
+    assert invoke_dbt(lake_copy, ["run", "--select", "staging"], progress=False).success
+
+    report = run_quality(lake_copy)
+    assert report.exit_code == 1 and not report.success
+    (failed,) = [r for r in report.results if r.is_error]
+    assert failed.check_name.startswith("accepted_values_stg_shop__orders_order_status")
+    assert failed.failing_rows == 1  # one distinct bad value
+    assert report.summary().startswith("FAILED: 1 error-severity check(s) failed")
+    (alert,) = [o.alert for o in report.alerts]
+    assert alert.severity == "error" and alert.key == f"dbt_test:{failed.check_name}"
