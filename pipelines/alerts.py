@@ -1,18 +1,18 @@
-"""Minimal alert sink until the data-quality work lands: one JSON line per alert in the lake.
+"""The alert entry point for flows and jobs: `raise_alert`.
 
-`raise_alert` is the single entry point the flows call (the pipeline's failure hook, the quality
-flow). The quality branch replaces its body with the full alert interface (warehouse alert log,
-webhook, de-duplication); callers keep calling `raise_alert` with the same arguments.
+It hands the alert to the quality part's router (pipelines/quality/alerts.py): appended to the
+alert log (`alerts/alerts.jsonl`, the warehouse's `alert_log` table once published), posted to
+`SHOPLAKE_ALERT_WEBHOOK_URL` as Slack-compatible JSON when set, and deduplicated by key. Delivery
+problems are retried and logged, never raised: alerts must not fail runs.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
+import hashlib
 from pathlib import Path
 from typing import Any
 
-from .lake import Lake, append_jsonl
+from .lake import Lake
 from .settings import Settings
 
 
@@ -24,23 +24,26 @@ def raise_alert(
     detail: str = "",
     severity: str = "error",
     context: dict[str, Any] | None = None,
+    key: str | None = None,
 ) -> dict[str, Any]:
-    """Record one alert and return it; never raises for a well-formed alert (alerts must not fail runs)."""
-    record = {
-        "raised_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-        "source": source,
-        "severity": severity,
-        "title": title,
-        "detail": detail,
-        "context": context or {},
-    }
-    append_jsonl(Lake(settings.lake_dir).alert_log, record)
-    return record
+    """Record (and deliver) one alert and return its log record.
+
+    `key` names the condition for deduplication; by default the same source, title and detail
+    are the same condition, so an identical failure is not re-sent within the dedup window.
+    """
+    from .quality.alerts import Alert, AlertRouter, log_record
+
+    if key is None:
+        digest = hashlib.sha256(f"{source}\n{title}\n{detail}".encode()).hexdigest()[:16]
+        key = f"{source}:{digest}"
+    alert = Alert(key=key, severity=severity, source=source, title=title, detail=detail, context=context or {})
+    router = AlertRouter.from_settings(settings)
+    (outcome,) = router.emit([alert])
+    return log_record(outcome, router.now().isoformat())
 
 
 def read_alerts(lake_dir: Path) -> list[dict[str, Any]]:
-    """All alerts recorded in the lake's alert log, oldest first."""
-    path = Lake(lake_dir).alert_log
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """All alerts recorded in the lake's alert log, oldest first (suppressed repeats are not logged)."""
+    from .quality.alerts import read_alert_log
+
+    return read_alert_log(Lake(lake_dir))

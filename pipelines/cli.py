@@ -128,6 +128,43 @@ def _cmd_parity(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_quality(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from .quality.checks import run_quality
+
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    report = run_quality(get_settings(), as_of=as_of)
+    print(report.render())
+    return report.exit_code
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from .quality.forecast import write_sales_forecast
+
+    print(write_sales_forecast(get_settings(), horizon=args.horizon).summary())
+    return 0
+
+
+def _cmd_watch_clickstream(args: argparse.Namespace) -> int:
+    import time
+
+    from .quality.alerts import AlertRouter
+    from .quality.clickstream import ClickstreamMonitor, ClickstreamParams
+
+    settings = get_settings()
+    params = ClickstreamParams(window_s=args.window, lateness_s=args.lateness)
+    monitor = ClickstreamMonitor(settings.lake_dir, AlertRouter.from_settings(settings), params)
+    deadline = time.monotonic() + args.duration if args.duration else None
+    print(f"watching {settings.lake_dir}/raw/clickstream_events ({args.window:g}s windows, every {args.poll:g}s)")
+    monitor.run(
+        poll_s=args.poll,
+        stop=lambda: deadline is not None and time.monotonic() >= deadline,
+        on_alert=lambda o: print(f"ALERT [{o.alert.severity}] {o.alert.title} ({o.status})", flush=True),
+    )
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .flows.deployments import serve_deployments
 
@@ -207,6 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("parity", _cmd_parity, "Compare every mart of the DuckDB build with the Snowflake build.")
     p.add_argument("--target", choices=targets, default="prod", help="Snowflake target (default prod)")
     p.add_argument("--precision", type=int, default=6, help="decimal places floats are rounded to (default 6)")
+
+    p = add("quality", _cmd_quality, "Run data-quality checks, record dq_results, raise alerts; exit 1 on errors.")
+    p.add_argument("--as-of", default=None, help="day for the volume checks, YYYY-MM-DD (default: newest day)")
+
+    p = add("forecast", _cmd_forecast, "Forecast daily revenue per category into the sales_forecast table.")
+    p.add_argument("--horizon", type=int, default=14, help="days ahead (default 14)")
+
+    p = add("watch-clickstream", _cmd_watch_clickstream, "Alert on sudden drops in clickstream events or conversion.")
+    p.add_argument("--window", type=float, default=60.0, help="window length in seconds (default 60)")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between checks (default 2)")
+    p.add_argument("--lateness", type=float, default=0.0, help="the stream writer's flush lag in seconds")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: run)")
 
     add("serve", _cmd_serve, "Register the Prefect deployments (schedules from settings) and run their flows.")
     add("ui", _cmd_ui, "Start the local Prefect server and UI on 127.0.0.1 (state under the lake dir).")

@@ -7,29 +7,36 @@ import time
 from .batch.ingest import ingest_all
 from .generate.batch import exports_exist, generate_exports
 from .lake import Lake
+from .quality.checks import run_quality
+from .quality.forecast import write_sales_forecast
 from .settings import Settings
 from .warehouse.dbt import run_dbt_build
 from .warehouse.query import format_result, run_query
 
 
 def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42) -> int:
-    """Generate (unless exports exist) -> ingest -> transform -> summary. Safe to run twice."""
+    """Generate (unless exports exist) -> ingest -> transform -> quality -> forecast -> summary. Safe to run twice."""
     started = time.monotonic()
     lake = Lake(settings.lake_dir).ensure()
     print(f"ShopLake demo — lake: {lake.root}")
     if exports_exist(lake):
-        print("1/3 exports already in the landing area; not regenerating")
+        print("1/5 exports already in the landing area; not regenerating")
     else:
         scale = settings.demo_scale if scale is None else scale
-        print(f"1/3 generating exports (scale {scale}, seed {seed})")
+        print(f"1/5 generating exports (scale {scale}, seed {seed})")
         print("    " + generate_exports(lake.root, scale=scale, seed=seed).summary())
-    print("2/3 ingesting exports")
+    print("2/5 ingesting exports")
     report = ingest_all(lake.root)
     print(report.render())
-    print("3/3 dbt build on DuckDB")
+    print("3/5 dbt build on DuckDB")
     result = run_dbt_build(settings, target="dev")
     if not result.success:
         return 1
+    print("4/5 data-quality checks (dq_results, alert log)")
+    quality = run_quality(settings)
+    print(quality.render())
+    print("5/5 sales forecast")
+    print("    " + write_sales_forecast(settings).summary())
 
     print("\nRows per table (all ingests so far)")
     print(format_result(*run_query(lake.root, LEDGER_SUMMARY_SQL, [str(lake.ledger_glob())])))
@@ -40,7 +47,7 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42) 
     print(f"\nDone in {time.monotonic() - started:.1f}s.")
     print('Query it:           .venv/bin/shoplake sql "select * from top_customers limit 10"')
     print(f"Open the dashboard: .venv/bin/shoplake dashboard   ->  http://127.0.0.1:{settings.dashboard_port}")
-    return 0
+    return quality.exit_code
 
 
 LEDGER_SUMMARY_SQL = """

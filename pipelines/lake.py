@@ -9,6 +9,8 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     ledger/<table>/<sha256>.json          one record per ingested source file (idempotency + counts)
     warehouse/shoplake.duckdb             dbt's DuckDB database (single writer)
     serving/                              published read-only snapshots for readers
+    quality/<table>/*.parquet             dq_results (one file per run) and the latest sales_forecast;
+                                          copied into the warehouse on publish (with the alert log)
     state/                                pid files and ports of local services
     state/snowsim.json, snowsim.log       the local fakesnow server of `shoplake snowsim` (pid, port, log)
     state/prefect/                        Prefect's home (settings, SQLite DB) for `shoplake ui`
@@ -117,6 +119,20 @@ class Lake:
     def snapshot_path(self, snapshot_id: str) -> Path:
         return self.serving_dir / f"{snapshot_id}.duckdb"
 
+    # -- quality, alerts, forecast ---------------------------------------------------------
+    @property
+    def quality_root(self) -> Path:
+        return self.root / "quality"
+
+    def quality_dir(self, table: str) -> Path:
+        return self.quality_root / table
+
+    def quality_file(self, table: str, name: str) -> Path:
+        return self.quality_dir(table) / f"{name}.parquet"
+
+    def quality_glob(self, table: str) -> str:
+        return str(self.quality_dir(table) / "*.parquet")
+
     @property
     def state_dir(self) -> Path:
         return self.root / "state"
@@ -169,6 +185,7 @@ class Lake:
             self.ledger_root,
             self.warehouse_path.parent,
             self.serving_dir,
+            self.quality_root,
             self.state_dir,
         ):
             path.mkdir(parents=True, exist_ok=True)

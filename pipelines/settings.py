@@ -18,6 +18,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "0.05",
         "Scale used by `shoplake demo` for fresh exports (1 = 1M orders).",
     ),
+    "SHOPLAKE_ALERT_WEBHOOK_URL": (
+        "",
+        "Slack-compatible incoming webhook for alerts; empty = alerts go to the alert log only.",
+    ),
+    "SHOPLAKE_ALERT_DEDUP_HOURS": ("24", "An alert with the same key is not re-sent within this many hours."),
     "SHOPLAKE_DASHBOARD_PORT": ("8501", "Port of `shoplake dashboard` (bound to 127.0.0.1; `--port` overrides)."),
     "SNOWFLAKE_ACCOUNT": ("", "Snowflake account identifier (target `prod`)."),
     "SNOWFLAKE_USER": ("", "Snowflake user (target `prod`)."),
@@ -99,6 +104,8 @@ class Settings:
     lake_dir: Path
     dbt_target: str = "dev"
     demo_scale: float = 0.05
+    alert_webhook_url: str = ""
+    alert_dedup_hours: float = 24.0
     dashboard_port: int = 8501
     snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
     snowsim_port: int = 0
@@ -126,6 +133,8 @@ class Settings:
             lake_dir=Path(get("SHOPLAKE_LAKE_DIR")).expanduser().resolve(),
             dbt_target=get("DBT_TARGET"),
             demo_scale=float(get("SHOPLAKE_DEMO_SCALE")),
+            alert_webhook_url=env.get("SHOPLAKE_ALERT_WEBHOOK_URL", ""),
+            alert_dedup_hours=float(get("SHOPLAKE_ALERT_DEDUP_HOURS")),
             dashboard_port=int(get("SHOPLAKE_DASHBOARD_PORT")),
             snowflake=SnowflakeSettings(
                 **{

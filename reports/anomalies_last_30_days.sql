@@ -40,7 +40,8 @@ final as (
     where
         scored.is_anomaly
         and scored.sales_date <= window_end.as_of_date
-        and scored.sales_date > window_end.as_of_date - cast(:days as integer)
+        -- datediff with a quoted part reads the same on DuckDB and Snowflake; `date - int` does not
+        and datediff('day', scored.sales_date, window_end.as_of_date) < cast(:days as integer)
         and (cast(:min_score as double) is null or scored.score >= cast(:min_score as double))
 
 )

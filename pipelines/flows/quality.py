@@ -8,8 +8,9 @@ from prefect import flow, get_run_logger, task
 
 from ..alerts import raise_alert
 from ..errors import ShopLakeError
+from ..lake import Lake
 from ..settings import get_settings
-from .common import alert_on_failure, network_retries
+from .common import alert_on_failure, exclusive, network_retries
 from .optional import load_step, not_configured
 
 
@@ -26,7 +27,9 @@ def quality_step() -> dict[str, Any] | None:
         logger.warning(not_configured("quality"))
         return None
     settings = get_settings()
-    result = run_quality(settings)
+    # dbt test stores failing rows and the quality tables are published: the warehouse's one writer.
+    with exclusive(Lake(settings.lake_dir).warehouse_lock_file):
+        result = run_quality(settings)
     summary = result.summary()
     logger.info(summary)
     if not result.success:

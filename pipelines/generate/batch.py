@@ -21,6 +21,8 @@ from ..lake import Lake, write_text_atomic
 END_DATE = dt.date(2026, 10, 31)  # fixed, so the same seed always gives the same bytes
 HISTORY_DAYS = 730
 DIRTY_RATE = 0.004  # share of rows given each kind of defect
+MIN_ANOMALY_LINES = 30  # an anomaly is only injected where a category-day is busy enough to tell
+ANOMALY_FIRST_DAY = 70  # ten weeks of history before the first anomaly, for same-weekday baselines
 TABLES = ("categories", "products", "customers", "orders", "order_items")
 
 CATEGORY_NAMES = [
@@ -155,12 +157,11 @@ def build_dataset(scale: float, seed: int) -> Dataset:
 
     # Labelled anomalies: category-day spikes (extra single-line orders) and drops (lines removed).
     n_anom = max(8, round(6 + 10 * scale))
-    anom_cat = rng.choice(len(CATEGORY_NAMES), size=n_anom) + 1
-    anom_day = rng.choice(np.arange(70, HISTORY_DAYS), size=n_anom, replace=False)
+    item_cat = prod_cat[item_product - 1]
+    anom_cat, anom_day = _anomaly_cells(item_cat, item_day, n_anom, rng)
     anom_kind = np.where(np.arange(n_anom) % 2 == 0, "spike", "drop")
     anom_factor = np.where(anom_kind == "spike", rng.uniform(3.0, 5.0, n_anom), rng.uniform(0.05, 0.2, n_anom))
     anom_factor = np.round(anom_factor, 2)
-    item_cat = prod_cat[item_product - 1]
     keep = np.ones(n_items, dtype=bool)
     extra_idx: list[np.ndarray] = []
     for cat, day, kind, factor in zip(anom_cat, anom_day, anom_kind, anom_factor, strict=True):
@@ -241,6 +242,27 @@ def build_dataset(scale: float, seed: int) -> Dataset:
     dataset = Dataset(clean=clean, exports={}, anomalies=anomalies)
     _dirty_exports(dataset, rng)
     return dataset
+
+
+def _anomaly_cells(
+    item_cat: np.ndarray, item_day: np.ndarray, n_anom: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pick distinct (category, day) cells to make anomalous, among cells busy enough to judge.
+
+    A drop to 10% of a category-day with a handful of lines is indistinguishable from an ordinary
+    quiet day (Poisson noise), so no detector could be scored fairly on it. Cells need at least
+    `MIN_ANOMALY_LINES` lines and enough history before them for a same-weekday baseline; when a
+    small scale has too few such cells, the busiest eligible cells are used instead.
+    """
+    n_cat = len(CATEGORY_NAMES)
+    lines = np.bincount((item_cat - 1) * HISTORY_DAYS + item_day, minlength=n_cat * HISTORY_DAYS)
+    cell_day = np.arange(n_cat * HISTORY_DAYS) % HISTORY_DAYS
+    candidates = np.flatnonzero((lines >= MIN_ANOMALY_LINES) & (cell_day >= ANOMALY_FIRST_DAY))
+    if len(candidates) < n_anom:
+        late = np.flatnonzero(cell_day >= ANOMALY_FIRST_DAY)
+        candidates = late[np.argsort(-lines[late], kind="stable")[:n_anom]]
+    cells = rng.choice(candidates, size=min(n_anom, len(candidates)), replace=False)
+    return cells // HISTORY_DAYS + 1, cells % HISTORY_DAYS
 
 
 # -- dirt --------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ class NodeResult:
     seconds: float
     message: str | None = None
     failures: int | None = None
+    severity: str | None = None  # tests: "error" or "warn" (what a failure means)
+    age_s: float | None = None  # source freshness: seconds since the newest row was loaded
 
 
 @dataclass
@@ -99,6 +101,11 @@ def _progress_printer(stream=sys.stderr) -> Callable:
     return on_event
 
 
+def _severity(node) -> str | None:
+    severity = getattr(getattr(node, "config", None), "severity", None)
+    return str(severity).lower() if severity else None
+
+
 def invoke_dbt(
     settings: Settings,
     args: list[str],
@@ -136,6 +143,8 @@ def invoke_dbt(
                 seconds=round(float(getattr(r, "execution_time", 0.0) or 0.0), 3),
                 message=(r.message or None) if hasattr(r, "message") else None,
                 failures=getattr(r, "failures", None),
+                severity=_severity(node),
+                age_s=getattr(r, "age", None),
             )
         )
     if progress:

@@ -131,7 +131,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_deployments_listed_with_schedules_and_state_under_lake(stack: Stack) -> None:
     deployments = stack.deployments()
-    assert set(deployments) == {"ingest-batch", "transform", "pipeline"}
+    assert set(deployments) == {"ingest-batch", "transform", "pipeline", "quality"}
     assert [s["schedule"]["cron"] for s in deployments["ingest-batch"]["schedules"]] == ["0 * * * *"]
     assert deployments["pipeline"]["schedules"] == []
     automations = {a["name"] for a in stack.api("POST", "/automations/filter", {})}

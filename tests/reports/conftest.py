@@ -64,7 +64,8 @@ def fakesnow_marts(built_lake):
     tables = [
         r[0]
         for r in src.execute(
-            "select table_name from information_schema.tables where table_type = 'BASE TABLE'"
+            # the marts only: dbt's stored test failures live in main_dbt_test__audit
+            "select table_name from information_schema.tables where table_type = 'BASE TABLE' and table_schema = 'main'"
         ).fetchall()
     ]
     for table in tables:

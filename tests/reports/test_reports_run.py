@@ -45,7 +45,8 @@ def test_every_report_runs_or_names_its_missing_mart(report_settings, direct, ta
             assert not lake.report_file(target, report.name, "md").exists()
         else:
             assert outcome.status == "ok", f"{report.name}: {outcome.error}"
-            assert outcome.rows, f"{report.name} returned no rows"
+            # No anomaly in the newest 30 days is a valid answer on a small generated lake.
+            assert outcome.rows or report.name == "anomalies_last_30_days", f"{report.name} returned no rows"
             text = lake.report_file(target, report.name, "md").read_text()
             assert report.title in text and f"rows: {len(outcome.rows)}" in text
     index = (lake.reports_dir(target) / "index.md").read_text()

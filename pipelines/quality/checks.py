@@ -1,0 +1,266 @@
+"""`shoplake quality`: run every data-quality check, record it, alert on it, report it.
+
+Checks: dbt data and unit tests (with their declared severity; failing rows are stored by
+`store_failures`), source freshness on `_ingested_at`, per-source daily volume bands, the
+ingestion ledger's quarantine and imputation counts, and recent category-day anomalies from the
+`anomalies` mart. Results go to `dq_results` (one row per check per run), failures to the alert
+router, and the tables are published to readers. Only error-severity failures fail the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sys
+from dataclasses import asdict, dataclass, field
+
+import polars as pl
+
+from ..batch.ledger import read_ledger
+from ..errors import ShopLakeError
+from ..lake import Lake
+from ..settings import Settings
+from ..warehouse.dbt import NodeResult, invoke_dbt
+from .alerts import Alert, AlertRouter, Outcome
+from .store import append_rows, new_run_id, publish_quality_tables
+from .volume import check_volume
+
+ERROR_STATUSES = {"fail", "error", "runtime error"}
+QUARANTINE_WARN_RATE = 0.05  # a table losing more than 5% of its rows to quarantine is worth a look
+ANOMALY_ALERT_DAYS = 7  # anomalies in the newest week of sales are news; older ones were alerted before
+
+DQ_SCHEMA = {
+    "run_id": pl.String, "checked_at": pl.Datetime("us"), "check_type": pl.String, "check_name": pl.String,
+    "target": pl.String, "severity": pl.String, "status": pl.String, "failing_rows": pl.Int64, "detail": pl.String,
+    "check_date": pl.Date,
+}  # fmt: skip
+
+
+@dataclass
+class CheckResult:
+    check_type: str  # dbt_test | unit_test | freshness | volume | ledger_quarantine | ledger_imputed | anomaly
+    check_name: str
+    target: str
+    severity: str  # error | warn | info
+    status: str  # pass | warn | fail | error | skip
+    failing_rows: int | None = None
+    detail: str = ""
+    check_date: dt.date | None = None  # the data day a check judged (volume, anomaly), if any
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error" and self.status in ERROR_STATUSES
+
+    @property
+    def is_problem(self) -> bool:
+        return self.status in ERROR_STATUSES or self.status == "warn"
+
+
+@dataclass
+class QualityReport:
+    run_id: str
+    checked_at: dt.datetime
+    results: list[CheckResult] = field(default_factory=list)
+    alerts: list[Outcome] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[CheckResult]:
+        return [r for r in self.results if r.is_error]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        """The report, first line = the verdict (what a flow shows as its failure message)."""
+        body = self.render()
+        return body.splitlines()[-1].removeprefix("result: ") + "\n" + body
+
+    def to_frame(self) -> pl.DataFrame:
+        rows = [{"run_id": self.run_id, "checked_at": self.checked_at, **asdict(r)} for r in self.results]
+        return pl.DataFrame(rows, schema=DQ_SCHEMA)
+
+    def render(self) -> str:
+        lines = [f"ShopLake data quality — run {self.run_id}"]
+        order = ["dbt_test", "unit_test", "freshness", "volume", "ledger_quarantine", "ledger_imputed", "anomaly"]
+        titles = {
+            "dbt_test": "dbt data tests", "unit_test": "dbt unit tests", "freshness": "source freshness",
+            "volume": "daily volume", "ledger_quarantine": "ingest quarantine", "ledger_imputed": "ingest imputation",
+            "anomaly": "category-day anomalies (newest week)",
+        }  # fmt: skip
+        for kind in order:
+            group = [r for r in self.results if r.check_type == kind]
+            if not group:
+                continue
+            counts: dict[str, int] = {}
+            for r in group:
+                counts[r.status] = counts.get(r.status, 0) + 1
+            lines.append(f"\n{titles[kind]}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+            for r in group:
+                if r.is_problem or kind in ("volume", "freshness", "ledger_quarantine", "anomaly"):
+                    mark = (
+                        "ERROR"
+                        if r.is_error
+                        else "WARN "
+                        if r.is_problem
+                        else "skip "
+                        if r.status == "skip"
+                        else "ok   "
+                    )
+                    lines.append(f"  {mark} {r.target:<36} {r.detail}")
+        sent = [o for o in self.alerts if o.status != "suppressed"]
+        lines.append(
+            f"\nalerts: {len(sent)} raised ({sum(o.status == 'sent' for o in sent)} to webhook, "
+            f"{sum(o.status == 'delivery_failed' for o in sent)} webhook failures), "
+            f"{sum(o.status == 'suppressed' for o in self.alerts)} suppressed as duplicates"
+        )
+        verdict = f"FAILED: {len(self.errors)} error-severity check(s) failed" if self.errors else "OK"
+        lines.append(f"result: {verdict}")
+        return "\n".join(lines)
+
+
+def _from_dbt_test(node: NodeResult) -> CheckResult:
+    kind = "unit_test" if node.resource_type == "unit_test" else "dbt_test"
+    severity = node.severity or "error"
+    status = {"success": "pass", "skipped": "skip"}.get(node.status, node.status)
+    detail = "" if status == "pass" else (node.message or "").splitlines()[0] if node.message else status
+    return CheckResult(kind, node.name, node.name, severity, status, node.failures, detail)
+
+
+def _from_freshness(node: NodeResult) -> CheckResult:
+    age = f"newest row loaded {node.age_s / 3600:.1f} h ago" if node.age_s is not None else (node.message or "")
+    status = {"runtime error": "error"}.get(node.status, node.status)
+    severity = "error" if status == "error" else "warn" if status == "warn" else "error"
+    return CheckResult("freshness", f"freshness_{node.name}", f"source shop.{node.name}", severity, status, None, age)
+
+
+def dbt_checks(settings: Settings) -> list[CheckResult]:
+    """dbt tests (data + unit) and source freshness, run in-process."""
+    with contextlib.redirect_stdout(sys.stderr):
+        tests = invoke_dbt(settings, ["test"], progress=False)
+        freshness = invoke_dbt(settings, ["source", "freshness"], progress=False)
+    if tests.error and not tests.nodes:
+        raise ShopLakeError(f"dbt test could not run: {tests.error}")
+    results = [_from_dbt_test(n) for n in tests.nodes]
+    results += [_from_freshness(n) for n in freshness.nodes]
+    return results
+
+
+def ledger_checks(lake: Lake) -> list[CheckResult]:
+    """Quarantined and imputed rows per table, summed over every ingested file."""
+    totals: dict[str, dict[str, int]] = {}
+    for record in read_ledger(lake):
+        t = totals.setdefault(record.table, {"rows_in": 0, "quarantined": 0, "imputed": 0})
+        t["rows_in"] += record.rows_in
+        t["quarantined"] += record.rows_quarantined
+        t["imputed"] += sum(record.imputed.values())
+    results = []
+    for table, t in sorted(totals.items()):
+        rate = t["quarantined"] / t["rows_in"] if t["rows_in"] else 0.0
+        status = "warn" if rate > QUARANTINE_WARN_RATE else "pass"
+        detail = f"{t['quarantined']:,} of {t['rows_in']:,} rows quarantined ({rate:.1%})"
+        results.append(
+            CheckResult("ledger_quarantine", f"quarantine_{table}", table, "warn", status, t["quarantined"], detail)
+        )
+        results.append(
+            CheckResult("ledger_imputed", f"imputed_{table}", table, "info", "pass", t["imputed"],
+                        f"{t['imputed']:,} values imputed with contract defaults")
+        )  # fmt: skip
+    return results
+
+
+def anomaly_checks(lake: Lake) -> list[CheckResult]:
+    """Anomalies flagged in the newest week of the published `anomalies` mart (sales insights)."""
+    from ..warehouse.query import run_query
+
+    try:
+        _, rows = run_query(
+            lake.root,
+            "select sales_date, category_id, category_name, direction, orders, expected_orders, revenue, "
+            "expected_revenue, orders_score from anomalies where is_anomaly and sales_date > "
+            "(select max(sales_date) from anomalies) - ? order by sales_date, category_id",
+            [ANOMALY_ALERT_DAYS],
+        )
+    except Exception as exc:  # no snapshot yet, or a snapshot built before the mart existed
+        return [CheckResult("anomaly", "anomalies", "anomalies", "warn", "skip", None, f"not available: {exc}")]
+    results = []
+    for day, cat_id, cat_name, direction, orders, exp_orders, revenue, exp_revenue, score in rows:
+        detail = (
+            f"{day} {cat_name}: {direction} — {orders} orders vs {float(exp_orders):.0f} expected, "
+            f"revenue {float(revenue):,.2f} vs {float(exp_revenue):,.2f} (score {float(score):+.1f})"
+        )
+        results.append(
+            CheckResult(
+                "anomaly", f"anomaly_{cat_id}_{day}_{direction}", f"{cat_name} {day}", "warn", "warn", None, detail, day
+            )
+        )
+    if not results:
+        results.append(CheckResult("anomaly", "anomalies", "anomalies", "warn", "pass", 0, "none in the newest week"))
+    return results
+
+
+def volume_checks(lake: Lake, as_of: dt.date | None) -> list[CheckResult]:
+    out = []
+    for v in check_volume(lake.root, as_of=as_of):
+        out.append(CheckResult("volume", f"volume_{v.source}", v.source, "warn", v.status, v.rows, v.detail, v.day))
+    return out
+
+
+def alerts_for(results: list[CheckResult]) -> list[Alert]:
+    """One alert per problem, keyed so a persisting problem is raised once per dedup window.
+
+    Warn-severity dbt tests are recorded and reported but do not alert: they are known, chronic
+    conditions (an order short by a line quarantined at ingest), not news.
+    """
+    alerts = []
+    for r in results:
+        if not r.is_problem or (r.check_type == "dbt_test" and r.severity == "warn"):
+            continue
+        severity = "error" if r.is_error else "warn"
+        key = f"{r.check_type}:{r.check_name}"
+        if r.check_type == "volume":
+            key += f":{r.check_date}"  # one alert per source and day
+        hint = {
+            "dbt_test": "Failing rows are stored in the warehouse's dbt_test__audit schema under the test's name.",
+            "unit_test": "A model's logic changed: run `dbt test --select test_type:unit` in transforms/.",
+            "freshness": "No new rows were ingested recently: check the export job and `shoplake ingest`.",
+            "volume": "Compare the landed file with the source system; a partial export is the usual cause.",
+            "ledger_quarantine": "See lake/quarantine/<table>/ for the rows and their `_reason`.",
+            "anomaly": "Check promotions, stock-outs and tracking for that category and day.",
+        }.get(r.check_type, "")
+        alerts.append(
+            Alert(
+                key=key, severity=severity, source=r.check_type,
+                title=f"{r.check_type.replace('_', ' ')} {r.status}: {r.target}",
+                detail=f"{r.detail}\n{hint}".strip(),
+                context={"check": r.check_name, "status": r.status, "severity": r.severity,
+                         "failing_rows": r.failing_rows},
+            )
+        )  # fmt: skip
+    return alerts
+
+
+def run_quality(
+    settings: Settings,
+    *,
+    as_of: dt.date | None = None,
+    router: AlertRouter | None = None,
+    publish: bool = True,
+) -> QualityReport:
+    """Run all checks, append them to dq_results, raise alerts, publish the quality tables."""
+    lake = Lake(settings.lake_dir)
+    report = QualityReport(run_id=new_run_id(), checked_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    report.results += dbt_checks(settings)
+    report.results += volume_checks(lake, as_of)
+    report.results += ledger_checks(lake)
+    report.results += anomaly_checks(lake)
+    append_rows(lake, "dq_results", report.to_frame(), report.run_id)
+    router = router or AlertRouter.from_settings(settings)
+    report.alerts = router.emit(alerts_for(report.results))
+    if publish:
+        publish_quality_tables(settings)
+    return report

@@ -1,0 +1,177 @@
+"""Real-time clickstream check: a sudden drop in events or in funnel conversion.
+
+Over the clickstream Parquet the stream writer lands (`raw/clickstream_events/event_date=*/`),
+the newest window (default 60 s, ending now minus the writer's flush lag) is compared with the
+windows just before it: events against the baseline median count, conversion (purchases per
+product view) against the pooled baseline rate. A drop is flagged only when the baseline is busy
+enough to judge (a quiet night is not an outage). Windows slide with the clock, so a monitor
+polling every few seconds flags a drop as soon as the landed events make the window fall below
+the line, not at the next minute boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ..lake import Lake
+from .alerts import Alert, AlertRouter, Outcome
+
+TABLE = "clickstream_events"
+
+
+@dataclass(frozen=True)
+class ClickstreamParams:
+    window_s: float = 60.0
+    baseline_windows: int = 10
+    drop_ratio: float = 0.5  # flag when the window is below this share of its baseline
+    min_baseline_events: float = 30.0  # per window; below this a rate is too noisy to judge
+    min_expected_purchases: float = 5.0  # the conversion check needs this many expected purchases
+    lateness_s: float = 0.0  # windows end this long before `now` (the writer's flush lag)
+
+
+@dataclass(frozen=True)
+class ClickstreamFinding:
+    metric: str  # events | conversion
+    window_start: dt.datetime
+    window_end: dt.datetime
+    value: float
+    baseline: float
+    judged: bool  # the baseline was busy enough to judge
+    is_drop: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else float("nan")
+
+    def describe(self) -> str:
+        what = "events" if self.metric == "events" else "purchases per product view"
+        return (
+            f"{what} in {self.window_start:%H:%M:%S}-{self.window_end:%H:%M:%S} UTC: {self.value:,.3g} vs "
+            f"baseline {self.baseline:,.3g} ({self.ratio:.0%})"
+        )
+
+
+def load_events(lake: Lake, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
+    """event_type and event_time of events in [start, end), reading only the day folders involved."""
+    days = {start.date() + dt.timedelta(days=i) for i in range((end.date() - start.date()).days + 1)}
+    files = [
+        str(p)
+        for day in sorted(days)
+        for p in sorted((lake.raw_dir(TABLE) / f"event_date={day.isoformat()}").glob("*.parquet"))
+    ]
+    empty = pl.DataFrame(schema={"event_type": pl.String, "event_time": pl.Datetime("us", "UTC")})
+    if not files:
+        return empty
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        table = con.sql(
+            "select event_type, event_time from read_parquet($files, union_by_name = true) "
+            "where event_time >= $start and event_time < $end",
+            params={"files": files, "start": start, "end": end},
+        ).to_arrow_table()
+    return pl.from_arrow(table).with_columns(pl.col("event_time").dt.convert_time_zone("UTC"))
+
+
+def evaluate(events: pl.DataFrame, end: dt.datetime, params: ClickstreamParams) -> list[ClickstreamFinding]:
+    """Findings for the window ending at `end` against the `baseline_windows` before it."""
+    width = dt.timedelta(seconds=params.window_s)
+    start = end - width
+    window_us = int(params.window_s * 1e6)
+    back = (pl.lit(end) - pl.col("event_time")).dt.total_microseconds() // window_us  # 0 = newest window
+    bins = (
+        events.with_columns(back.alias("back"))
+        .filter(pl.col("back").is_between(0, params.baseline_windows))
+        .group_by("back")
+        .agg(
+            pl.len().alias("events"),
+            (pl.col("event_type") == "product_view").sum().alias("views"),
+            (pl.col("event_type") == "purchase").sum().alias("purchases"),
+        )
+    )  # fmt: skip
+    per = {row["back"]: row for row in bins.iter_rows(named=True)}
+    zero = {"events": 0, "views": 0, "purchases": 0}
+    current = per.get(0, zero)
+    baseline = [per.get(b, zero) for b in range(1, params.baseline_windows + 1)]
+
+    base_events = statistics.median(b["events"] for b in baseline)
+    judged = base_events >= params.min_baseline_events
+    events_finding = ClickstreamFinding(
+        "events", start, end, float(current["events"]), float(base_events), judged,
+        judged and current["events"] < params.drop_ratio * base_events,
+    )  # fmt: skip
+
+    base_views = sum(b["views"] for b in baseline)
+    base_rate = sum(b["purchases"] for b in baseline) / base_views if base_views else 0.0
+    rate = current["purchases"] / current["views"] if current["views"] else 0.0
+    judged_rate = base_rate * current["views"] >= params.min_expected_purchases
+    conversion_finding = ClickstreamFinding(
+        "conversion", start, end, rate, base_rate, judged_rate, judged_rate and rate < params.drop_ratio * base_rate
+    )
+    return [events_finding, conversion_finding]
+
+
+def check_clickstream(
+    lake_dir: Path, *, now: dt.datetime | None = None, params: ClickstreamParams | None = None
+) -> list[ClickstreamFinding]:
+    """Evaluate the newest window of the lake's clickstream."""
+    params = params or ClickstreamParams()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if now.tzinfo is None:  # naive times in ShopLake are UTC
+        now = now.replace(tzinfo=dt.timezone.utc)
+    end = now - dt.timedelta(seconds=params.lateness_s)
+    start = end - dt.timedelta(seconds=params.window_s * (params.baseline_windows + 1))
+    return evaluate(load_events(Lake(lake_dir), start, end), end, params)
+
+
+def drop_alert(finding: ClickstreamFinding, episode_start: dt.datetime) -> Alert:
+    return Alert(
+        key=f"clickstream:{finding.metric}:{episode_start:%Y-%m-%dT%H:%M:%S}",
+        severity="error" if finding.metric == "events" else "warn",
+        source="clickstream",
+        title=f"clickstream {finding.metric} dropped to {finding.ratio:.0%} of baseline",
+        detail=finding.describe()
+        + "\nCheck the site and apps (errors, checkout), the tracking tags and the stream writer's lag.",
+        context={"metric": finding.metric, "window_start": finding.window_start.isoformat(),
+                 "window_end": finding.window_end.isoformat(), "value": finding.value,
+                 "baseline": finding.baseline},
+    )  # fmt: skip
+
+
+class ClickstreamMonitor:
+    """Poll the lake; raise one alert per drop episode (a drop that persists is not re-raised)."""
+
+    def __init__(self, lake_dir: Path, router: AlertRouter, params: ClickstreamParams | None = None) -> None:
+        self.lake_dir = lake_dir
+        self.router = router
+        self.params = params or ClickstreamParams()
+        self.episodes: dict[str, dt.datetime | None] = {"events": None, "conversion": None}
+
+    def poll(self, now: dt.datetime | None = None) -> list[Outcome]:
+        alerts = []
+        for finding in check_clickstream(self.lake_dir, now=now, params=self.params):
+            if not finding.is_drop:
+                if finding.judged:  # a judged, healthy window ends the episode
+                    self.episodes[finding.metric] = None
+                continue
+            if self.episodes[finding.metric] is None:
+                self.episodes[finding.metric] = finding.window_end
+                alerts.append(drop_alert(finding, finding.window_end))
+        return self.router.emit(alerts) if alerts else []
+
+    def run(
+        self, *, poll_s: float = 2.0, stop: Callable[[], bool] = lambda: False, on_alert: Callable | None = None
+    ) -> None:
+        while not stop():
+            started = time.monotonic()
+            for outcome in self.poll():
+                if on_alert is not None:
+                    on_alert(outcome)
+            time.sleep(max(0.0, poll_s - (time.monotonic() - started)))

@@ -1,0 +1,116 @@
+"""Per-source, per-day row volume against an expected band.
+
+Each source's rows are counted per day (its business date where it has one, else the day it was
+ingested). "Today" is the newest day present unless given. The band is the median of the same
+weekday over the previous `weeks` weeks, widened by the larger of the robust spread (MAD) and
+Poisson noise, and never narrower than +-`min_relative` of the median: a load that is half
+missing or doubled falls outside, an ordinary busy Friday does not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ..lake import Lake
+
+# source -> SQL for (day, rows) over its raw Parquet; {glob} and {orders} are filled in.
+DAY_SQL = {
+    "orders": "select order_date as day, count(*) as n from read_parquet(?, hive_partitioning = true, "
+    "union_by_name = true) group by 1",
+    "order_items": "select o.order_date as day, count(*) as n from read_parquet(?, union_by_name = true) as i "
+    "join (select distinct order_id, order_date from read_parquet(?, hive_partitioning = true, union_by_name = true)) "
+    "as o using (order_id) group by 1",
+    "customers": "select cast(signup_date as date) as day, count(*) as n from read_parquet(?, union_by_name = true) "
+    "group by 1",
+    "products": "select cast(_ingested_at as date) as day, count(*) as n from read_parquet(?, union_by_name = true) "
+    "group by 1",
+    "categories": "select cast(_ingested_at as date) as day, count(*) as n from read_parquet(?, union_by_name = true) "
+    "group by 1",
+    "clickstream_events": "select cast(event_time as date) as day, count(*) as n from read_parquet(?, "
+    "hive_partitioning = true, union_by_name = true) group by 1",
+}
+
+
+@dataclass(frozen=True)
+class VolumeResult:
+    source: str
+    day: dt.date | None
+    rows: int
+    expected: float | None
+    low: float | None
+    high: float | None
+    baseline_days: int
+    status: str  # pass | warn (outside the band) | skip (no data or not enough history)
+
+    @property
+    def detail(self) -> str:
+        if self.status == "skip":
+            return f"not enough history ({self.baseline_days} same-weekday days)" if self.day else "no rows"
+        return (
+            f"{self.rows:,} rows on {self.day}, expected {self.expected:,.0f} (band {self.low:,.0f}-{self.high:,.0f})"
+        )
+
+
+def volume_band(
+    counts: dict[dt.date, int],
+    day: dt.date,
+    *,
+    weeks: int = 8,
+    min_weeks: int = 4,
+    k: float = 4.0,
+    min_relative: float = 0.25,
+) -> tuple[float, float, float, int] | None:
+    """(expected, low, high, baseline days) for `day` from earlier same weekdays, or None if too little history."""
+    history = [counts.get(day - dt.timedelta(days=7 * w), 0) for w in range(1, weeks + 1)]
+    history = [n for w, n in enumerate(history, 1) if (day - dt.timedelta(days=7 * w)) >= min(counts, default=day)]
+    if len(history) < min_weeks:
+        return None
+    expected = statistics.median(history)
+    mad = statistics.median(abs(n - expected) for n in history)
+    spread = max(k * 1.4826 * mad, k * math.sqrt(max(expected, 1.0)), min_relative * expected)
+    return expected, max(expected - spread, 0.0), expected + spread, len(history)
+
+
+def daily_counts(lake: Lake, source: str) -> dict[dt.date, int]:
+    """Rows per day for one source's raw Parquet (empty when the source has no files)."""
+    raw = lake.raw_dir(source)
+    if not raw.exists() or not any(raw.rglob("*.parquet")):
+        return {}
+    params: list[str] = [lake.raw_glob(source)]
+    if source == "order_items":
+        if not any(lake.raw_dir("orders").rglob("*.parquet")):
+            return {}
+        params.append(lake.raw_glob("orders"))
+    with duckdb.connect() as con:
+        rows = con.execute(DAY_SQL[source], params).fetchall()
+    return {day: int(n) for day, n in rows if day is not None}
+
+
+def check_volume(
+    lake_dir: Path, *, as_of: dt.date | None = None, sources: tuple[str, ...] | None = None
+) -> list[VolumeResult]:
+    """One result per source: is the latest day's (or `as_of`'s) row count inside its band?"""
+    lake = Lake(lake_dir)
+    results = []
+    for source in sources or tuple(DAY_SQL):
+        counts = daily_counts(lake, source)
+        if not counts:
+            if (lake.raw_dir(source)).exists():
+                results.append(VolumeResult(source, as_of, 0, None, None, None, 0, "skip"))
+            continue
+        day = as_of or max(counts)
+        rows = counts.get(day, 0)
+        band = volume_band(counts, day)
+        if band is None:
+            results.append(VolumeResult(source, day, rows, None, None, None, 0, "skip"))
+            continue
+        expected, low, high, n = band
+        status = "pass" if low <= rows <= high else "warn"
+        results.append(VolumeResult(source, day, rows, expected, low, high, n, status))
+    return results

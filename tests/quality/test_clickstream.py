@@ -1,0 +1,92 @@
+"""Clickstream drop check over Parquet laid out as the stream writer lands it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from pipelines.alerts import read_alerts
+from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.quality.alerts import AlertRouter
+from pipelines.quality.clickstream import ClickstreamMonitor, ClickstreamParams, check_clickstream
+
+NOW = dt.datetime(2026, 11, 26, 0, 0, 30, tzinfo=dt.timezone.utc)  # windows straddle midnight
+MIX = {"page_view": 50, "product_view": 40, "search": 10, "add_to_cart": 12, "checkout_start": 8, "purchase": 6}
+
+
+def _events(minutes: int, *, end: dt.datetime = NOW, last_minute_factor: float = 1.0, purchases_last: bool = True):
+    """`minutes` of steady traffic before `end`; the newest minute thinned or without purchases."""
+    rows = []
+    for minute in range(minutes):
+        newest = minute == minutes - 1
+        for event_type, per_minute in MIX.items():
+            n = per_minute
+            if newest:
+                n = round(per_minute * last_minute_factor)
+                if event_type == "purchase" and not purchases_last:
+                    n = 0
+            for i in range(n):
+                offset = dt.timedelta(minutes=minutes - minute, seconds=-(i + 0.5) * 60 / max(n, 1))
+                rows.append({"event_type": event_type, "event_time": end - offset})
+    df = pl.DataFrame(rows, schema={"event_type": pl.String, "event_time": pl.Datetime("us", "UTC")})
+    return df.with_columns(
+        pl.format("e{}", pl.int_range(pl.len())).alias("event_id"), pl.lit("s1").alias("session_id"),
+        pl.lit(None, pl.Int64).alias("customer_id"), pl.lit(None, pl.Int64).alias("product_id"),
+        pl.lit("web").alias("channel"), pl.lit("desktop").alias("device"),
+    )  # fmt: skip
+
+
+def _land(lake: Lake, events: pl.DataFrame) -> None:
+    """One file per event_date folder, as the stream writer partitions."""
+    for (day,), part in events.group_by(pl.col("event_time").dt.date()):
+        path = lake.raw_dir("clickstream_events") / f"event_date={day}" / "events__p000__0-1.parquet"
+        write_parquet_atomic(part, path)
+
+
+def _by_metric(findings):
+    return {f.metric: f for f in findings}
+
+
+def test_steady_traffic_is_quiet(empty_lake: Lake) -> None:
+    _land(empty_lake, _events(12))
+    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    assert findings["events"].judged and not findings["events"].is_drop
+    assert findings["conversion"].judged and not findings["conversion"].is_drop
+    assert findings["events"].value == sum(MIX.values())
+
+
+def test_event_drop_fires(empty_lake: Lake) -> None:
+    _land(empty_lake, _events(12, last_minute_factor=0.1))
+    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    assert findings["events"].is_drop
+    assert findings["events"].ratio < 0.2
+
+
+def test_conversion_drop_fires_without_event_drop(empty_lake: Lake) -> None:
+    _land(empty_lake, _events(12, purchases_last=False))
+    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    assert findings["conversion"].is_drop and not findings["events"].is_drop
+
+
+def test_quiet_baseline_is_not_judged(empty_lake: Lake) -> None:
+    """A trickle of events (a night, a test site) cannot show an outage: no alert."""
+    events = _events(12, last_minute_factor=0.0).sample(fraction=0.1, seed=1)
+    _land(empty_lake, events)
+    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    assert not findings["events"].judged and not findings["events"].is_drop
+
+
+def test_no_clickstream_yet_is_quiet(empty_lake: Lake) -> None:
+    findings = check_clickstream(empty_lake.root, now=NOW)
+    assert not any(f.is_drop for f in findings)
+
+
+def test_monitor_raises_one_alert_per_drop_episode(empty_lake: Lake) -> None:
+    _land(empty_lake, _events(12, last_minute_factor=0.1))
+    monitor = ClickstreamMonitor(empty_lake.root, AlertRouter(empty_lake), ClickstreamParams())
+    first = monitor.poll(now=NOW)
+    assert [o.alert.source for o in first] == ["clickstream"] and first[0].alert.severity == "error"
+    assert "dropped to" in first[0].alert.title
+    assert monitor.poll(now=NOW + dt.timedelta(seconds=2)) == []  # the same drop, still going
+    assert len(read_alerts(empty_lake.root)) == 1
