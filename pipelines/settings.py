@@ -18,6 +18,19 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "0.05",
         "Scale used by `shoplake demo` for fresh exports (1 = 1M orders).",
     ),
+    "KAFKA_BOOTSTRAP_SERVERS": (
+        "",
+        "Existing Kafka/Redpanda brokers (host:port,...); unset = local broker (`shoplake broker start`).",
+    ),
+    "SHOPLAKE_CLICKSTREAM_TOPIC": ("clickstream.events", "Clickstream topic (created when missing)."),
+    "SHOPLAKE_CLICKSTREAM_PARTITIONS": ("4", "Partitions of the clickstream topic when ShopLake creates it."),
+    "SHOPLAKE_BROKER_PORT": ("0", "Loopback port of the local broker; 0 = pick a free port."),
+    "SHOPLAKE_STREAM_FLUSH_SECONDS": ("1.0", "Stream writer time bound: flush a micro-batch this often."),
+    "SHOPLAKE_STREAM_FLUSH_EVENTS": ("100000", "Stream writer size bound: flush at this many events."),
+    "SHOPLAKE_STREAM_COMPACT_FILES": (
+        "32",
+        "Compact a date partition once it holds this many small stream files (0 = never).",
+    ),
 }
 
 
@@ -28,6 +41,13 @@ class Settings:
     lake_dir: Path
     dbt_target: str = "dev"
     demo_scale: float = 0.05
+    kafka_bootstrap_servers: str = ""
+    clickstream_topic: str = "clickstream.events"
+    clickstream_partitions: int = 4
+    broker_port: int = 0
+    stream_flush_seconds: float = 1.0
+    stream_flush_events: int = 100_000
+    stream_compact_files: int = 32
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -42,6 +62,13 @@ class Settings:
             lake_dir=Path(get("SHOPLAKE_LAKE_DIR")).expanduser().resolve(),
             dbt_target=get("DBT_TARGET"),
             demo_scale=float(get("SHOPLAKE_DEMO_SCALE")),
+            kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS").strip(),
+            clickstream_topic=get("SHOPLAKE_CLICKSTREAM_TOPIC"),
+            clickstream_partitions=int(get("SHOPLAKE_CLICKSTREAM_PARTITIONS")),
+            broker_port=int(get("SHOPLAKE_BROKER_PORT")),
+            stream_flush_seconds=float(get("SHOPLAKE_STREAM_FLUSH_SECONDS")),
+            stream_flush_events=int(get("SHOPLAKE_STREAM_FLUSH_EVENTS")),
+            stream_compact_files=int(get("SHOPLAKE_STREAM_COMPACT_FILES")),
         )
 
 

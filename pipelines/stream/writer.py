@@ -1,0 +1,325 @@
+"""The stream writer: broker -> micro-batches -> Parquet in the lake, exactly once.
+
+Protocol (see docs/clickstream.md):
+1. On start, take the writer lock, read the checkpoint (next offset per partition) from the lake,
+   delete files of flushes that never reached the checkpoint, and assign partitions at those
+   offsets (manual assignment: no consumer-group join).
+2. Each flush writes, per partition, one Parquet file per event date (and one dead-letter file),
+   named `<topic>__p<partition>__<first>-<last>` and renamed into place; then the checkpoint
+   is replaced atomically (the commit point); then offsets are committed to the broker for lag.
+A crash before the checkpoint leaves orphans that the next start deletes and rewrites; a crash
+after it loses nothing, because the next start resumes from the checkpoint, not the broker.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+import pyarrow.parquet as pq
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+
+from ..errors import ShopLakeError
+from ..lake import CLICKSTREAM_TABLE, Lake, StreamFileId, atomic_path, write_json_atomic
+from .compaction import SMALL_FILE_BYTES, compact_partition, remove_leftovers, stream_files
+from .contract import DEADLETTER_COLUMNS, EVENT_COLUMNS, parse_messages
+
+Mode = Literal["until-caught-up", "forever"]
+_POLL_BATCH = 10_000
+_IDLE_POLL_S = 1.0  # an empty poll this long, past the start's end offsets, means caught up
+_MAX_BATCH_BYTES = 64 << 20
+
+
+@dataclass
+class WriterConfig:
+    bootstrap: str
+    topic: str
+    flush_seconds: float = 1.0
+    flush_events: int = 100_000
+    compact_files: int = 32
+    group_id: str = "shoplake-stream-writer"
+    table: str = CLICKSTREAM_TABLE
+
+
+@dataclass
+class WriterStats:
+    events: int = 0
+    dead_letters: int = 0
+    flushes: int = 0
+    files: int = 0
+    compacted_files: int = 0
+    seconds: float = 0.0
+    stopped_by: str = ""
+    started_offsets: dict[int, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        rate = self.events / self.seconds if self.seconds else 0.0
+        return (
+            f"wrote {self.events:,} events ({self.dead_letters:,} dead-lettered) in {self.flushes} flushes, "
+            f"{self.files} files, {self.seconds:.1f}s ({rate:,.0f} events/s); stopped: {self.stopped_by}"
+        )
+
+
+@contextmanager
+def writer_lock(lake: Lake, table: str, topic: str) -> Iterator[None]:
+    """One writer per topic and lake; the kernel drops the lock when the process dies (kill -9)."""
+    path = lake.stream_lock_file(table, topic)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise ShopLakeError(f"another stream writer holds {path}") from exc
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+
+
+def read_checkpoint(lake: Lake, table: str, topic: str) -> dict[int, int]:
+    path = lake.stream_checkpoint(table, topic)
+    if not path.exists():
+        return {}
+    return {int(k): int(v) for k, v in json.loads(path.read_text(encoding="utf-8"))["next_offsets"].items()}
+
+
+def recover(lake: Lake, table: str, topic: str) -> dict[int, int]:
+    """Resume point from the lake; deletes files of flushes that crashed before their checkpoint."""
+    remove_leftovers(lake, table)
+    next_offsets = read_checkpoint(lake, table, topic)
+    candidates: list[tuple[Path, StreamFileId]] = []
+    for part_dir in lake.stream_partition_dirs(table):
+        for entry in os.scandir(part_dir):
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                os.unlink(entry.path)  # a write cut short; never visible to readers
+        candidates += [(f.path, f.file_id) for f in stream_files(part_dir) if f.file_id.topic == topic]
+    dl_dir = lake.deadletter_dir(table)
+    if dl_dir.is_dir():
+        for path in dl_dir.glob("*.parquet"):
+            file_id = StreamFileId.parse(path.stem)
+            if file_id is not None and file_id.topic == topic:
+                candidates.append((path, file_id))
+    for path, file_id in candidates:
+        if file_id.first_offset >= next_offsets.get(file_id.partition, 0):
+            path.unlink()
+    return next_offsets
+
+
+class StreamWriter:
+    """Consumes the topic by manual assignment and lands micro-batches exactly once."""
+
+    def __init__(self, lake: Lake, config: WriterConfig) -> None:
+        self.lake = lake
+        self.config = config
+        self.stats = WriterStats()
+        self.next_offsets: dict[int, int] = {}
+        self.stop_requested = False
+        self._dirty_dirs: set[Path] = set()
+
+    def _consumer(self) -> Consumer:
+        return Consumer(
+            {
+                "bootstrap.servers": self.config.bootstrap,
+                "group.id": self.config.group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "enable.partition.eof": False,
+                "fetch.wait.max.ms": 100,
+                # bounded prefetch: memory stays flat whatever the backlog
+                "queued.max.messages.kbytes": 16384,
+                "fetch.max.bytes": 16 << 20,
+            }
+        )
+
+    def run(self, mode: Mode) -> WriterStats:
+        cfg = self.config
+        self.lake.ensure()
+        t0 = time.perf_counter()
+        with writer_lock(self.lake, cfg.table, cfg.topic):
+            self.next_offsets = recover(self.lake, cfg.table, cfg.topic)
+            self.stats.started_offsets = dict(self.next_offsets)
+            consumer = self._consumer()
+            try:
+                self._consume(consumer, mode)
+            finally:
+                consumer.close()
+        self.stats.seconds = time.perf_counter() - t0
+        return self.stats
+
+    def _consume(self, consumer: Consumer, mode: Mode) -> None:
+        cfg = self.config
+        meta = consumer.list_topics(cfg.topic, timeout=10)
+        topic_meta = meta.topics.get(cfg.topic)
+        if topic_meta is None or topic_meta.error is not None:
+            raise ShopLakeError(f"topic {cfg.topic} not found on {cfg.bootstrap}")
+        partitions = sorted(topic_meta.partitions)
+        consumer.assign(
+            [TopicPartition(cfg.topic, p, self.next_offsets.get(p, OFFSET_BEGINNING)) for p in partitions]
+        )
+        # The local broker's high watermark can lag the real end, so it is only a floor: we stop
+        # once past it *and* a poll comes back empty.
+        targets = {}
+        if mode == "until-caught-up":
+            for p in partitions:
+                _low, high = consumer.get_watermark_offsets(TopicPartition(cfg.topic, p), timeout=10)
+                targets[p] = high
+        batch: list[Message] = []
+        batch_bytes = 0
+        batch_started = 0.0
+        while True:
+            timeout = _IDLE_POLL_S if mode == "until-caught-up" else 0.2
+            if batch:
+                timeout = max(0.0, min(timeout, batch_started + cfg.flush_seconds - time.monotonic()))
+            msgs = consumer.consume(min(_POLL_BATCH, cfg.flush_events - len(batch)), timeout=timeout)
+            for msg in msgs:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise ShopLakeError(f"broker error: {err}")
+                if not batch:
+                    batch_started = time.monotonic()
+                batch.append(msg)
+                batch_bytes += len(msg)
+            full = len(batch) >= cfg.flush_events or batch_bytes >= _MAX_BATCH_BYTES
+            due = batch and time.monotonic() - batch_started >= cfg.flush_seconds
+            caught_up = (
+                mode == "until-caught-up"
+                and not msgs
+                and all(self._position(p, batch) >= t for p, t in targets.items())
+            )
+            if (full or due or caught_up or self.stop_requested) and batch:
+                self._flush(batch, consumer)
+                batch, batch_bytes = [], 0
+            if caught_up:
+                self.stats.stopped_by = "caught up"
+                return
+            if self.stop_requested:
+                self.stats.stopped_by = "signal"
+                return
+
+    def _position(self, partition: int, batch: list[Message]) -> int:
+        pos = self.next_offsets.get(partition, 0)
+        for msg in batch:
+            if msg.partition() == partition:
+                pos = max(pos, msg.offset() + 1)
+        return pos
+
+    def _flush(self, batch: list[Message], consumer: Consumer) -> None:
+        cfg, lake = self.config, self.lake
+        values = [m.value() for m in batch]
+        parts = [m.partition() for m in batch]
+        offsets = [m.offset() for m in batch]
+        now = datetime.now(timezone.utc)
+        parsed = parse_messages(values)
+        rows = parsed.events.get_column("row")
+        events = parsed.events.with_columns(
+            pl.Series(parts, dtype=pl.Int32).gather(rows).alias("source_partition"),
+            pl.Series(offsets, dtype=pl.Int64).gather(rows).alias("source_offset"),
+            pl.lit(now).dt.cast_time_unit("us").alias("ingested_at"),
+        ).select([pl.col(c).cast(t) for c, t in EVENT_COLUMNS.items()])
+        ranges: dict[int, StreamFileId] = {}
+        for p, o in zip(parts, offsets, strict=True):
+            r = ranges.get(p)
+            ranges[p] = (
+                StreamFileId(cfg.topic, p, o, o)
+                if r is None
+                else StreamFileId(cfg.topic, p, min(r.first_offset, o), max(r.last_offset, o))
+            )
+        files = 0
+        dates = events.get_column("event_time").dt.date().cast(pl.String).alias("event_date")
+        for (p, day), part in (
+            events.with_columns(dates)
+            .partition_by(["source_partition", "event_date"], as_dict=True, include_key=False)
+            .items()
+        ):
+            path = lake.stream_file(cfg.table, str(day), ranges[int(p)])
+            with atomic_path(path) as tmp:
+                pq.write_table(part.to_arrow(), tmp, compression="zstd", compression_level=1)
+            self._dirty_dirs.add(path.parent)
+            files += 1
+        if parsed.rejected:
+            files += self._dead_letter(batch, parsed.rejected, ranges, now)
+        for p, r in ranges.items():
+            self.next_offsets[p] = max(self.next_offsets.get(p, 0), r.last_offset + 1)
+        write_json_atomic(  # the commit point
+            lake.stream_checkpoint(cfg.table, cfg.topic),
+            {"topic": cfg.topic, "next_offsets": {str(p): o for p, o in sorted(self.next_offsets.items())}},
+        )
+        try:  # lag for broker tools only; the lake's checkpoint is the truth
+            consumer.commit(
+                offsets=[TopicPartition(cfg.topic, p, o) for p, o in self.next_offsets.items()],
+                asynchronous=True,
+            )
+        except Exception as exc:
+            print(f"stream: offset commit to broker failed (harmless): {exc}", file=sys.stderr)
+        self.stats.events += events.height
+        self.stats.dead_letters += len(parsed.rejected)
+        self.stats.flushes += 1
+        self.stats.files += files
+        if cfg.compact_files > 0:
+            self._maybe_compact()
+
+    def _dead_letter(
+        self,
+        batch: list[Message],
+        rejected: list[tuple[int, str]],
+        ranges: dict[int, StreamFileId],
+        now: datetime,
+    ) -> int:
+        rows: dict[int, dict[str, list[Any]]] = {}
+        for row, reason in rejected:
+            msg = batch[row]
+            cols = rows.setdefault(msg.partition(), {c: [] for c in DEADLETTER_COLUMNS})
+            cols["topic"].append(self.config.topic)
+            cols["source_partition"].append(msg.partition())
+            cols["source_offset"].append(msg.offset())
+            cols["message_key"].append(msg.key())
+            cols["payload"].append(msg.value())
+            cols["reason"].append(reason)
+            cols["dead_lettered_at"].append(now)
+        for p, cols in rows.items():
+            path = self.lake.deadletter_file(self.config.table, ranges[p])
+            df = pl.DataFrame(cols, schema=DEADLETTER_COLUMNS)
+            with atomic_path(path) as tmp:
+                df.write_parquet(tmp, compression="zstd")
+        return len(rows)
+
+    def _maybe_compact(self) -> None:
+        compacted = False
+        for part_dir in list(self._dirty_dirs):
+            small = sum(1 for f in stream_files(part_dir) if f.size < SMALL_FILE_BYTES)
+            if small >= self.config.compact_files:
+                self.stats.compacted_files += compact_partition(self.lake, part_dir)
+                self._dirty_dirs.discard(part_dir)
+                compacted = True
+        if compacted:
+            remove_leftovers(self.lake, self.config.table)
+
+
+def run_stream(lake: Lake, config: WriterConfig, mode: Mode) -> WriterStats:
+    """Run the writer; in `forever` mode SIGTERM/SIGINT end it after a final flush."""
+    writer = StreamWriter(lake, config)
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        writer.stop_requested = True
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return writer.run(mode)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
