@@ -9,7 +9,8 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     ledger/<table>/<sha256>.json          one record per ingested source file (idempotency + counts)
     warehouse/shoplake.duckdb             dbt's DuckDB database (single writer)
     serving/                              published read-only snapshots for readers
-    state/                                pid files and ports of local services
+    state/                                pid files and ports of local services, writer lock,
+                                          compaction staging (same filesystem: hard links, renames)
     raw/clickstream_events/event_date=<d>/<topic>__p<NNN>__<first>-<last>.parquet
                                           stream micro-batches; the name carries topic, partition, offsets
     deadletter/clickstream_events/<topic>__p<NNN>__<first>-<last>.parquet
@@ -40,7 +41,7 @@ TMP_SUFFIX = ".tmp"
 
 CLICKSTREAM_TABLE = "clickstream_events"
 _STREAM_NAME = re.compile(r"^(?P<topic>.+)__p(?P<partition>\d{3,})__(?P<first>\d{12,})-(?P<last>\d{12,})$")
-# Hidden siblings of a date partition used by compaction; DuckDB globs skip dot-folders.
+# Name markers of compaction folders (kept under state/, because DuckDB's `**` enters dot-folders).
 _COMPACT_STAGING = ".compact-"
 _COMPACT_RETIRED = ".retired-"
 
@@ -168,18 +169,17 @@ class Lake:
         """Zero-row file so the table's glob matches (and has a schema) before any event arrives."""
         return self.raw_file(table, "_empty", ("event_date", "1970-01-01"))
 
-    def compaction_staging_dir(self, partition_dir: Path) -> Path:
-        return partition_dir.with_name(f".{partition_dir.name}{_COMPACT_STAGING}{uuid.uuid4().hex[:8]}")
+    def compaction_dir(self, table: str) -> Path:
+        """Where compaction builds and retires date partitions: outside the table's glob."""
+        return self.state_dir / "compaction" / table
+
+    def compaction_staging_dir(self, table: str, partition_dir: Path) -> Path:
+        return self.compaction_dir(table) / f"{partition_dir.name}{_COMPACT_STAGING}{uuid.uuid4().hex[:8]}"
 
     def compaction_leftovers(self, table: str) -> list[Path]:
-        """Staging and retired folders of earlier compactions (hidden, never read)."""
-        base = self.raw_dir(table)
-        if not base.is_dir():
-            return []
-        markers = (_COMPACT_STAGING, _COMPACT_RETIRED)
-        return sorted(
-            p for p in base.iterdir() if p.name.startswith(".") and any(m in p.name for m in markers)
-        )
+        """Staging and retired folders of earlier compactions (never read)."""
+        base = self.compaction_dir(table)
+        return sorted(base.iterdir()) if base.is_dir() else []
 
     def retired_dir(self, staging_dir: Path) -> Path:
         return staging_dir.with_name(staging_dir.name.replace(_COMPACT_STAGING, _COMPACT_RETIRED))

@@ -1,6 +1,6 @@
 """Compaction of small stream files, invisible to readers.
 
-A date partition is rebuilt in a hidden sibling folder (hard links to the files that stay, merged
+A date partition is rebuilt in a staging folder under state/ (hard links to the files that stay, merged
 files for each run of small files), then swapped with the live folder in one atomic exchange.
 A reader's listing therefore sees either all the small files or the merged one, never both and
 never neither. The old folder is kept for a grace period for readers that listed it just before.
@@ -64,7 +64,7 @@ def merge_groups(files: list[StreamFile]) -> list[list[StreamFile]]:
     return groups
 
 
-def compact_partition(lake: Lake, partition_dir: Path) -> int:
+def compact_partition(lake: Lake, partition_dir: Path, table: str = CLICKSTREAM_TABLE) -> int:
     """Merge runs of small files in one date partition; returns how many files were merged away.
 
     Only the stream writer calls this (it holds the writer lock), so no flush races with it.
@@ -73,8 +73,8 @@ def compact_partition(lake: Lake, partition_dir: Path) -> int:
     if not groups:
         return 0
     merged_paths = {f.path.name for g in groups for f in g}
-    staging = lake.compaction_staging_dir(partition_dir)
-    staging.mkdir()
+    staging = lake.compaction_staging_dir(table, partition_dir)
+    staging.mkdir(parents=True)
     for entry in os.scandir(partition_dir):
         if entry.name not in merged_paths and not entry.name.startswith("."):
             os.link(entry.path, staging / entry.name)

@@ -169,6 +169,8 @@ class StreamWriter:
         consumer.assign(
             [TopicPartition(cfg.topic, p, self.next_offsets.get(p, OFFSET_BEGINNING)) for p in partitions]
         )
+        starts = {p: self.next_offsets.get(p, 0) for p in partitions}
+        print(f"stream: consuming {cfg.topic} from lake offsets {starts}", file=sys.stderr, flush=True)
         # The local broker's high watermark can lag the real end, so it is only a floor: we stop
         # once past it *and* a poll comes back empty.
         targets = {}
@@ -243,12 +245,12 @@ class StreamWriter:
         dates = events.get_column("event_time").dt.date().cast(pl.String).alias("event_date")
         for (p, day), part in (
             events.with_columns(dates)
-            .partition_by(["source_partition", "event_date"], as_dict=True, include_key=False)
+            .partition_by(["source_partition", "event_date"], as_dict=True, include_key=True)
             .items()
         ):
             path = lake.stream_file(cfg.table, str(day), ranges[int(p)])
             with atomic_path(path) as tmp:
-                pq.write_table(part.to_arrow(), tmp, compression="zstd", compression_level=1)
+                pq.write_table(part.drop("event_date").to_arrow(), tmp, compression="zstd")
             self._dirty_dirs.add(path.parent)
             files += 1
         if parsed.rejected:
@@ -303,7 +305,7 @@ class StreamWriter:
         for part_dir in list(self._dirty_dirs):
             small = sum(1 for f in stream_files(part_dir) if f.size < SMALL_FILE_BYTES)
             if small >= self.config.compact_files:
-                self.stats.compacted_files += compact_partition(self.lake, part_dir)
+                self.stats.compacted_files += compact_partition(self.lake, part_dir, self.config.table)
                 self._dirty_dirs.discard(part_dir)
                 compacted = True
         if compacted:
