@@ -134,7 +134,10 @@ class SessionGenerator:
         # A visitor pool larger than the customer base: most visitors never buy.
         self.visitors = max(1000, 4 * len(self.catalog.customer_ids))
 
-    def sessions(self, n: int, end_time: datetime, conversion_factor: float = 1.0) -> pl.DataFrame:
+    def sessions(
+        self, n: int, end_time: datetime, conversion_factor: float = 1.0, span_s: float = 0.0
+    ) -> pl.DataFrame:
+        """`n` sessions whose last events fall in (end_time - span_s, end_time]."""
         rng, cat = self.rng, self.catalog
         f = 1.0 / conversion_factor
         n_page = 1 + rng.geometric(0.45, n) - 1
@@ -172,8 +175,8 @@ class SessionGenerator:
         is_product_event = np.isin(stage, [2, 3, 4])
         gaps = rng.exponential(25.0, total)  # seconds between a session's events
         offset_s = remaining * 25.0 + gaps * (remaining > 0)
-        end_us = int(end_time.timestamp() * 1_000_000)
-        event_us = end_us - (offset_s * 1_000_000).astype(np.int64)
+        end_us = int(end_time.timestamp() * 1_000_000) - (rng.random(n) * span_s * 1_000_000).astype(np.int64)
+        event_us = end_us[session] - (offset_s * 1_000_000).astype(np.int64)
 
         device = np.array(DEVICES)[rng.choice(len(DEVICES), n, p=DEVICE_WEIGHTS)]
         channel = np.array(CHANNELS)[rng.choice(len(CHANNELS), n, p=CHANNEL_WEIGHTS)]
@@ -240,9 +243,12 @@ class SessionGenerator:
             "channel",
         )
 
-    def chunk(self, events: int, end_time: datetime, conversion_factor: float = 1.0) -> pl.DataFrame:
+    def chunk(
+        self, events: float, end_time: datetime, conversion_factor: float = 1.0, span_s: float = 0.0
+    ) -> pl.DataFrame:
         """About `events` events (whole sessions)."""
-        return self.sessions(max(1, round(events / _AVG_EVENTS_PER_SESSION)), end_time, conversion_factor)
+        n = max(1, round(events / _AVG_EVENTS_PER_SESSION))
+        return self.sessions(n, end_time, conversion_factor, span_s)
 
 
 def encode(df: pl.DataFrame) -> tuple[list[bytes], list[bytes]]:
@@ -307,23 +313,23 @@ def iter_chunks(
         sent_s = 0.0
         while sent_s < duration_s:
             factor = drop.factor_at(sent_s) if drop else 1.0
-            df = gen.chunk(rate * tick / factor, datetime.now(timezone.utc), factor)
+            df = gen.chunk(rate * tick / factor, datetime.now(timezone.utc), factor, span_s=tick)
             sent_s += tick
             yield df, max(0.0, start_wall + sent_s - time.monotonic())
         return
-    sim_now = datetime.now(timezone.utc).timestamp()
-    sim_t = sim_now - (events / rate if rate else 0.0)
-    sim_start = sim_t
+    if rate:  # keep each chunk short in simulated time, so a drop window is resolved finely
+        chunk_events = min(chunk_events, max(200, int(rate * 2)))
+    sim_start = datetime.now(timezone.utc).timestamp() - (events / rate if rate else 0.0)
+    sim_t = sim_start
     produced = 0
     while produced < events:
         factor = drop.factor_at(sim_t - sim_start) if drop else 1.0
-        df = gen.chunk(
-            min(chunk_events, events - produced), datetime.fromtimestamp(sim_t, timezone.utc), factor
-        )
+        want = min(chunk_events, events - produced)
+        span = want * factor / rate if rate else 0.0
+        df = gen.chunk(want, datetime.fromtimestamp(sim_t + span, timezone.utc), factor, span_s=span)
         df = df.head(events - produced)
         produced += df.height
-        if rate:
-            sim_t += df.height * factor / rate
+        sim_t += df.height * factor / rate if rate else 0.0
         yield df, 0.0
 
 
