@@ -106,13 +106,7 @@ def _cmd_stream(args: argparse.Namespace) -> int:
     settings = get_settings()
     bootstrap = bootstrap_servers(settings)
     ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
-    config = WriterConfig(
-        bootstrap=bootstrap,
-        topic=settings.clickstream_topic,
-        flush_seconds=settings.stream_flush_seconds,
-        flush_events=settings.stream_flush_events,
-        compact_files=settings.stream_compact_files,
-    )
+    config = WriterConfig.from_settings(settings, bootstrap)
     stats = run_stream(Lake(settings.lake_dir), config, "forever" if args.forever else "until-caught-up")
     print(stats.summary())
     return 0

@@ -26,7 +26,7 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SHOPLAKE_CLICKSTREAM_PARTITIONS": ("4", "Partitions of the clickstream topic when ShopLake creates it."),
     "SHOPLAKE_BROKER_PORT": ("0", "Loopback port of the local broker; 0 = pick a free port."),
     "SHOPLAKE_STREAM_FLUSH_SECONDS": ("1.0", "Stream writer time bound: flush a micro-batch this often."),
-    "SHOPLAKE_STREAM_FLUSH_EVENTS": ("100000", "Stream writer size bound: flush at this many events."),
+    "SHOPLAKE_STREAM_FLUSH_EVENTS": ("50000", "Stream writer size bound: flush at this many events."),
     "SHOPLAKE_STREAM_COMPACT_FILES": (
         "32",
         "Compact a date partition once it holds this many small stream files (0 = never).",
@@ -46,7 +46,7 @@ class Settings:
     clickstream_partitions: int = 4
     broker_port: int = 0
     stream_flush_seconds: float = 1.0
-    stream_flush_events: int = 100_000
+    stream_flush_events: int = 50_000
     stream_compact_files: int = 32
 
     @classmethod

@@ -16,10 +16,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import queue
 import signal
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,13 +34,55 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 
 from ..errors import ShopLakeError
 from ..lake import CLICKSTREAM_TABLE, Lake, StreamFileId, atomic_path, write_json_atomic
+from ..settings import Settings
 from .compaction import SMALL_FILE_BYTES, compact_partition, remove_leftovers, stream_files
 from .contract import DEADLETTER_COLUMNS, EVENT_COLUMNS, parse_messages
 
 Mode = Literal["until-caught-up", "forever"]
 _POLL_BATCH = 10_000
 _IDLE_POLL_S = 1.0  # an empty poll this long, past the start's end offsets, means caught up
-_MAX_BATCH_BYTES = 64 << 20
+_MAX_BATCH_BYTES = 24 << 20
+
+
+class _Flusher:
+    """Flushes batches on one background thread, in order, while the main thread keeps polling.
+
+    Parsing and Parquet encoding release the GIL, so consuming and writing overlap. A batch is
+    handed over only when the previous one is done, so at most two batches (one being filled,
+    one being flushed) plus the client's prefetch queue are in memory.
+    """
+
+    def __init__(self, flush: Callable[[list[Message]], None]) -> None:
+        self._flush = flush
+        self._queue: queue.Queue[list[Message] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="stream-flusher", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._flush(batch)
+                except BaseException as exc:  # surfaced on the main thread by check()
+                    self._error = exc
+            del batch
+            self._queue.task_done()
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, batch: list[Message]) -> None:
+        self._queue.join()  # the previous batch is flushed
+        self.check()
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        """Wait until every submitted batch is flushed (or failed)."""
+        self._queue.put(None)
+        self._thread.join()
+        self.check()
 
 
 @dataclass
@@ -46,10 +90,20 @@ class WriterConfig:
     bootstrap: str
     topic: str
     flush_seconds: float = 1.0
-    flush_events: int = 100_000
+    flush_events: int = 50_000
     compact_files: int = 32
     group_id: str = "shoplake-stream-writer"
     table: str = CLICKSTREAM_TABLE
+
+    @classmethod
+    def from_settings(cls, settings: Settings, bootstrap: str) -> WriterConfig:
+        return cls(
+            bootstrap=bootstrap,
+            topic=settings.clickstream_topic,
+            flush_seconds=settings.stream_flush_seconds,
+            flush_events=settings.stream_flush_events,
+            compact_files=settings.stream_compact_files,
+        )
 
 
 @dataclass
@@ -60,6 +114,7 @@ class WriterStats:
     files: int = 0
     compacted_files: int = 0
     seconds: float = 0.0
+    active_seconds: float = 0.0  # first message received -> last flush committed
     stopped_by: str = ""
     started_offsets: dict[int, int] = field(default_factory=dict)
 
@@ -127,6 +182,7 @@ class StreamWriter:
         self.next_offsets: dict[int, int] = {}
         self.stop_requested = False
         self._dirty_dirs: set[Path] = set()
+        self._first_message_at = 0.0
 
     def _consumer(self) -> Consumer:
         return Consumer(
@@ -137,10 +193,11 @@ class StreamWriter:
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": False,
-                "fetch.wait.max.ms": 100,
+                "fetch.wait.max.ms": 100,  # an idle topic answers fast: freshness
                 # bounded prefetch: memory stays flat whatever the backlog
                 "queued.max.messages.kbytes": 16384,
-                "fetch.max.bytes": 16 << 20,
+                "fetch.max.bytes": 4 << 20,
+                "max.partition.fetch.bytes": 1 << 20,
             }
         )
 
@@ -173,15 +230,25 @@ class StreamWriter:
         print(f"stream: consuming {cfg.topic} from lake offsets {starts}", file=sys.stderr, flush=True)
         # The local broker's high watermark can lag the real end, so it is only a floor: we stop
         # once past it *and* a poll comes back empty.
-        targets = {}
+        targets: dict[int, int] = {}
         if mode == "until-caught-up":
             for p in partitions:
                 _low, high = consumer.get_watermark_offsets(TopicPartition(cfg.topic, p), timeout=10)
                 targets[p] = high
+        flusher = _Flusher(lambda batch: self._flush(batch, consumer))
+        try:
+            self._poll_loop(consumer, mode, targets, flusher)
+        finally:
+            flusher.close()
+
+    def _poll_loop(self, consumer: Consumer, mode: Mode, targets: dict[int, int], flusher: _Flusher) -> None:
+        cfg = self.config
+        positions = dict(self.next_offsets)
         batch: list[Message] = []
         batch_bytes = 0
         batch_started = 0.0
         while True:
+            flusher.check()
             timeout = _IDLE_POLL_S if mode == "until-caught-up" else 0.2
             if batch:
                 timeout = max(0.0, min(timeout, batch_started + cfg.flush_seconds - time.monotonic()))
@@ -194,17 +261,21 @@ class StreamWriter:
                     raise ShopLakeError(f"broker error: {err}")
                 if not batch:
                     batch_started = time.monotonic()
+                    self._first_message_at = self._first_message_at or batch_started
                 batch.append(msg)
                 batch_bytes += len(msg)
+            if targets:
+                for msg in msgs:
+                    positions[msg.partition()] = msg.offset() + 1
             full = len(batch) >= cfg.flush_events or batch_bytes >= _MAX_BATCH_BYTES
             due = batch and time.monotonic() - batch_started >= cfg.flush_seconds
             caught_up = (
                 mode == "until-caught-up"
                 and not msgs
-                and all(self._position(p, batch) >= t for p, t in targets.items())
+                and all(positions.get(p, 0) >= t for p, t in targets.items())
             )
             if (full or due or caught_up or self.stop_requested) and batch:
-                self._flush(batch, consumer)
+                flusher.submit(batch)
                 batch, batch_bytes = [], 0
             if caught_up:
                 self.stats.stopped_by = "caught up"
@@ -212,13 +283,6 @@ class StreamWriter:
             if self.stop_requested:
                 self.stats.stopped_by = "signal"
                 return
-
-    def _position(self, partition: int, batch: list[Message]) -> int:
-        pos = self.next_offsets.get(partition, 0)
-        for msg in batch:
-            if msg.partition() == partition:
-                pos = max(pos, msg.offset() + 1)
-        return pos
 
     def _flush(self, batch: list[Message], consumer: Consumer) -> None:
         cfg, lake = self.config, self.lake
@@ -233,14 +297,12 @@ class StreamWriter:
             pl.Series(offsets, dtype=pl.Int64).gather(rows).alias("source_offset"),
             pl.lit(now).dt.cast_time_unit("us").alias("ingested_at"),
         ).select([pl.col(c).cast(t) for c, t in EVENT_COLUMNS.items()])
-        ranges: dict[int, StreamFileId] = {}
-        for p, o in zip(parts, offsets, strict=True):
-            r = ranges.get(p)
-            ranges[p] = (
-                StreamFileId(cfg.topic, p, o, o)
-                if r is None
-                else StreamFileId(cfg.topic, p, min(r.first_offset, o), max(r.last_offset, o))
-            )
+        span = (
+            pl.DataFrame({"p": parts, "o": offsets}, schema={"p": pl.Int32, "o": pl.Int64})
+            .group_by("p")
+            .agg(pl.col("o").min().alias("first"), pl.col("o").max().alias("last"))
+        )
+        ranges = {p: StreamFileId(cfg.topic, p, first, last) for p, first, last in span.iter_rows()}
         files = 0
         dates = events.get_column("event_time").dt.date().cast(pl.String).alias("event_date")
         for (p, day), part in (
@@ -272,6 +334,7 @@ class StreamWriter:
         self.stats.dead_letters += len(parsed.rejected)
         self.stats.flushes += 1
         self.stats.files += files
+        self.stats.active_seconds = time.monotonic() - self._first_message_at
         if cfg.compact_files > 0:
             self._maybe_compact()
 
