@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .errors import ShopLakeError
 from .settings import get_settings
@@ -16,7 +17,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .generate.batch import generate_exports
 
     settings = get_settings()
-    result = generate_exports(settings.lake_dir, scale=args.scale, seed=args.seed, force=args.force)
+    scale = settings.demo_scale if args.scale is None else args.scale
+    result = generate_exports(settings.lake_dir, scale=scale, seed=args.seed, force=args.force)
     print(result.summary())
     return 0
 
@@ -41,6 +43,40 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
     columns, rows = run_query(get_settings().lake_dir, args.query)
     print(format_result(columns, rows, args.format))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .reports.params import parse_assignments
+    from .reports.runner import run_reports
+
+    settings = get_settings()
+    params = parse_assignments(args.param)
+    run = run_reports(settings, args.names or None, target=args.target or settings.dbt_target, fmt=args.format,
+                      params=params)  # fmt: skip
+    print(run.summary())
+    return 1 if run.failed else 0
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from .warehouse.docs import generate_docs, make_server
+
+    settings = get_settings()
+    site = generate_docs(settings, target=args.target)
+    print(f"dbt docs site: {site / 'index.html'} (single file: {site / 'static_index.html'})")
+    if args.erd:
+        from .warehouse.erd import write_erd
+
+        print(f"ERD written to {write_erd(site, args.erd)}")
+    if not args.serve:
+        return 0
+    server = make_server(site, port=args.port)
+    host, port = server.server_address[:2]
+    print(f"serving dbt docs on http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
     return 0
 
 
@@ -138,8 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
 
     p = add("sql", _cmd_sql, "Run a read-only query against the latest published warehouse snapshot.")
-    p.add_argument("query", help="SQL to run, e.g. \"select * from top_customers limit 5\"")
+    p.add_argument("query", help='SQL to run, e.g. "select * from top_customers limit 5"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    p = add("report", _cmd_report, "Run SQL reports from reports/ and write them, with an index, under the lake.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="reports to run (default: all in reports/)")
+    p.add_argument("--target", choices=["dev", "prod", "snowsim"], default=None, help="default: DBT_TARGET")
+    p.add_argument("--format", choices=["md", "csv", "html"], default="md")
+    p.add_argument("--param", action="append", metavar="K=V", help="report parameter (repeatable), bound not formatted")
+
+    p = add("docs", _cmd_docs, "Generate the dbt docs site under the lake; --serve shows it on 127.0.0.1.")
+    p.add_argument("--serve", action="store_true", help="serve the site after generating it")
+    p.add_argument("--port", type=int, default=8080, help="port for --serve (default 8080)")
+    p.add_argument("--target", choices=["dev", "prod", "snowsim"], default=None, help="dbt target (default DBT_TARGET)")
+    p.add_argument(
+        "--erd", type=Path, metavar="FILE", help="also regenerate the Mermaid ERD block in FILE (docs/erd.md)"
+    )
 
     p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
     p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")

@@ -16,6 +16,8 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     deadletter/clickstream_events/<topic>__p<NNN>__<first>-<last>.parquet
                                           stream messages that broke the contract (raw payload + reason)
     ledger/_stream/<table>/<topic>.json   stream checkpoint: next offset per partition (commit point)
+    reports/<target>/                     `shoplake report` output (<report>.<md|csv|html> + index page)
+    docs/                                 `shoplake docs`: the generated dbt docs site
 
 Every file is written under a temporary name in the same folder and renamed into place,
 so a reader globbing `*.parquet` never sees half a file.
@@ -122,6 +124,10 @@ class Lake:
     def warehouse_path(self) -> Path:
         return self.root / "warehouse" / "shoplake.duckdb"
 
+    def dbt_artifacts_dir(self, target: str) -> Path:
+        """dbt's target-path and log-path for one target, so runs over different lakes never mix."""
+        return self.root / "warehouse" / "dbt" / target
+
     @property
     def serving_dir(self) -> Path:
         return self.root / "serving"
@@ -193,6 +199,22 @@ class Lake:
     def deadletter_glob(self, table: str) -> str:
         return str(self.deadletter_dir(table) / "*.parquet")
 
+    # -- reports and docs ------------------------------------------------------------------
+    @property
+    def reports_root(self) -> Path:
+        return self.root / "reports"
+
+    def reports_dir(self, target: str) -> Path:
+        """One folder per target, so dev and prod results sit side by side."""
+        return self.reports_root / target
+
+    def report_file(self, target: str, name: str, fmt: str) -> Path:
+        return self.reports_dir(target) / f"{name}.{fmt}"
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.root / "docs"
+
     def ensure(self) -> Lake:
         """Create the top-level folders (idempotent)."""
         for path in (
@@ -263,9 +285,12 @@ def exchange_dirs(a: Path, b: Path) -> None:
 
 
 def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:
-    """Write `df` as one Parquet file that appears all at once."""
+    """Write `df` as one Parquet file that appears all at once.
+
+    Snappy: fast, and the Parquet codec every reader supports, Snowflake's COPY INTO included.
+    """
     with atomic_path(path) as tmp:
-        df.write_parquet(tmp, compression="zstd", statistics=True)
+        df.write_parquet(tmp, compression="snappy", statistics=True)
     return path
 
 

@@ -83,7 +83,7 @@ def compact_partition(lake: Lake, partition_dir: Path, table: str = CLICKSTREAM_
         merged_id = StreamFileId(ids[0].topic, ids[0].partition, ids[0].first_offset, ids[-1].last_offset)
         table = pa.concat_tables([pq.read_table(f.path) for f in group], promote_options="default")
         with atomic_path(staging / f"{merged_id.name}.parquet") as tmp:
-            pq.write_table(table, tmp, compression="zstd")
+            pq.write_table(table, tmp, compression="snappy")
     exchange_dirs(partition_dir, staging)
     retired = lake.retired_dir(staging)
     os.rename(staging, retired)  # staging now holds the old files

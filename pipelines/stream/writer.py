@@ -312,7 +312,7 @@ class StreamWriter:
         ):
             path = lake.stream_file(cfg.table, str(day), ranges[int(p)])
             with atomic_path(path) as tmp:
-                pq.write_table(part.drop("event_date").to_arrow(), tmp, compression="zstd")
+                pq.write_table(part.drop("event_date").to_arrow(), tmp, compression="snappy")
             self._dirty_dirs.add(path.parent)
             files += 1
         if parsed.rejected:
@@ -360,7 +360,7 @@ class StreamWriter:
             path = self.lake.deadletter_file(self.config.table, ranges[p])
             df = pl.DataFrame(cols, schema=DEADLETTER_COLUMNS)
             with atomic_path(path) as tmp:
-                df.write_parquet(tmp, compression="zstd")
+                df.write_parquet(tmp, compression="snappy")
         return len(rows)
 
     def _maybe_compact(self) -> None:

@@ -1,0 +1,53 @@
+# ShopLake: `make demo` runs the main job, `make test` runs the test suite; both set up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SQLFLUFF_DIRS := transforms/models transforms/macros transforms/tests
+
+.PHONY: setup demo test test-fast lint format generate ingest transform sql clean bench
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/shoplake demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check pipelines tests bench app
+	$(BIN)/ruff format --check pipelines tests bench app
+	mkdir -p lake/warehouse && cd transforms && ../$(BIN)/sqlfluff lint models
+
+format: setup
+	$(BIN)/ruff check --fix pipelines tests bench app
+	$(BIN)/ruff format pipelines tests bench app
+	mkdir -p lake/warehouse && cd transforms && ../$(BIN)/sqlfluff fix models
+
+generate: setup
+	$(BIN)/shoplake generate
+
+ingest: setup
+	$(BIN)/shoplake ingest
+
+transform: setup
+	$(BIN)/shoplake transform
+
+sql: setup
+	$(BIN)/shoplake sql "$(Q)"
+
+bench: setup
+	$(BIN)/python bench/batch_ingest.py
+
+clean:
+	rm -rf lake/landing lake/raw lake/quarantine lake/ledger lake/warehouse lake/serving lake/state lake/reports lake/docs transforms/target

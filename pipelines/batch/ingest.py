@@ -1,0 +1,349 @@
+"""Batch ingest: landed CSV exports -> contract checks -> raw Parquet + quarantine + ledger.
+
+Validation is one set of polars expressions per file (no Python loop per row). Each source
+file is identified by its SHA-256: its output files are named after it and its ledger record is
+written last, so a re-run skips it and a crashed run simply rewrites the same files.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from tqdm import tqdm
+
+from ..lake import Lake, write_parquet_atomic
+from .contract import Column, Contract, load_contracts
+from .ledger import LedgerRecord, read_ledger_record, write_ledger_record
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
+OTHER_DELIMITERS = (";", "\t", "|")
+SAMPLE_BYTES = 64 * 1024
+
+
+class FileRejected(Exception):
+    """The whole file cannot be read as its contract says; nothing of it lands."""
+
+
+@dataclass
+class FileResult:
+    table: str
+    path: Path
+    status: str  # landed | skipped | rejected
+    rows_in: int = 0
+    rows_landed: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    imputed: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def failed_files(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "rejected"]
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for f in self.files:
+            t = out.setdefault(f.table, {"files": 0, "rows_in": 0, "landed": 0, "quarantined": 0})
+            t["files"] += f.status == "landed"
+            t["rows_in"] += f.rows_in
+            t["landed"] += f.rows_landed
+            t["quarantined"] += f.rows_quarantined
+        return out
+
+    def render(self) -> str:
+        lines = [f"{'file':<34} {'status':<9} {'rows in':>10} {'landed':>10} {'quarant.':>9} {'imputed':>8}"]
+        for f in self.files:
+            name = f"{f.table}/{f.path.name}"
+            lines.append(
+                f"{name:<34} {f.status:<9} {f.rows_in:>10,} {f.rows_landed:>10,} {f.rows_quarantined:>9,} "
+                f"{sum(f.imputed.values()):>8,}"
+            )
+            for reason, n in sorted(f.reasons.items()):
+                lines.append(f"{'':<36}quarantined {n:>7,}  {reason}")
+            lines.extend(f"{'':<36}warning: {w}" for w in f.warnings)
+            if f.error:
+                lines.append(f"{'':<36}error: {f.error}")
+        if not self.files:
+            lines.append("(no exports found in the landing area)")
+        return "\n".join(lines)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# -- file-level checks -------------------------------------------------------------------------
+
+
+def _decode(data: bytes, contract: Contract, path: Path) -> str:
+    try:
+        return data.decode(contract.encoding)
+    except UnicodeDecodeError as exc:
+        raise FileRejected(
+            f"not valid {contract.encoding} (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            f"re-export as {contract.encoding} or set `encoding:` in the {contract.table} contract"
+        ) from exc
+
+
+def _check_header(path: Path, contract: Contract) -> tuple[list[str], bool]:
+    """Return the header and whether the last line is truncated; raise FileRejected on a bad file."""
+    size = path.stat().st_size
+    if size == 0:
+        raise FileRejected("empty file (0 bytes)")
+    with open(path, "rb") as fh:
+        head = fh.read(SAMPLE_BYTES)
+        fh.seek(max(0, size - SAMPLE_BYTES))
+        tail = fh.read()
+    head_text = _decode(head[: head.rfind(b"\n") + 1] or head, contract, path)
+    header_line = head_text.splitlines()[0] if head_text.strip() else ""
+    if not header_line.strip():
+        raise FileRejected("empty file (no header line)")
+    header = next(csv.reader([header_line], delimiter=contract.delimiter))
+    if len(header) == 1:
+        for other in OTHER_DELIMITERS:
+            if other in header_line:
+                shown = "\\t" if other == "\t" else other
+                raise FileRejected(
+                    f"wrong delimiter: header is {shown!r}-separated but the {contract.table} contract says "
+                    f"{contract.delimiter!r}"
+                )
+    missing = [c.source for c in contract.columns if c.required and c.source not in header]
+    if missing:
+        raise FileRejected(f"missing required column(s) {', '.join(missing)} (header has: {', '.join(header)})")
+    truncated = False
+    if not tail.endswith(b"\n") and size > len(header_line):
+        last = tail.rsplit(b"\n", 1)[-1]
+        fields = next(csv.reader([last.decode(contract.encoding, errors="replace")], delimiter=contract.delimiter))
+        truncated = len(fields) < len(header)
+    return header, truncated
+
+
+def _read(path: Path, contract: Contract) -> pl.DataFrame:
+    kwargs = {
+        "separator": contract.delimiter, "infer_schema": False, "row_index_name": "_line",
+        "row_index_offset": 2,
+    }  # fmt: skip
+    try:
+        if contract.encoding.lower().replace("-", "") in ("utf8",):
+            return pl.read_csv(path, **kwargs)
+        return pl.read_csv(io.StringIO(_decode(path.read_bytes(), contract, path)), **kwargs)
+    except pl.exceptions.ComputeError as exc:
+        message = str(exc).splitlines()[0]
+        if "utf-8" in message.lower() or "utf8" in message.lower():
+            raise FileRejected(f"not valid {contract.encoding}; re-export as {contract.encoding}") from exc
+        raise FileRejected(f"unreadable CSV: {message}") from exc
+
+
+# -- row-level checks --------------------------------------------------------------------------
+
+
+def _src(col: Column) -> str:
+    """Raw text of a contract column, renamed so a source and target name may coincide."""
+    return f"_src_{col.name}"
+
+
+def _typed(col: Column) -> pl.Expr:
+    raw = pl.col(_src(col))
+    if col.type == "bigint":
+        return raw.cast(pl.Int64, strict=False)
+    if col.type == "double":
+        return raw.cast(pl.Float64, strict=False)
+    if col.type == "date":
+        return raw.str.to_date("%Y-%m-%d", strict=False)
+    if col.type == "timestamp":
+        return raw.str.to_datetime(strict=False, time_zone="UTC")
+    if col.type == "boolean":
+        return raw.str.to_lowercase().replace_strict({"true": True, "false": False, "1": True, "0": False},
+                                                     default=None, return_dtype=pl.Boolean)  # fmt: skip
+    return raw
+
+
+def _row_checks(contract: Contract) -> list[tuple[str, pl.Expr]]:
+    """(reason, is-bad expression) per rule, in priority order; every expression is null-safe."""
+    checks: list[tuple[str, pl.Expr]] = [("truncated_row", pl.col("_truncated"))]
+    for col in contract.columns:
+        raw = pl.col(_src(col))
+        missing = raw.is_null() | (raw == "")
+        if col.required:
+            checks.append((f"missing_required:{col.name}", missing))
+        if col.type != "string":
+            checks.append((f"invalid_{col.type}:{col.name}", ~missing & pl.col(col.name).is_null()))
+        if col.min is not None:
+            checks.append((f"out_of_range:{col.name}", pl.col(col.name) < col.min))
+        if col.allowed:
+            checks.append((f"not_allowed:{col.name}", ~pl.col(col.name).is_in(list(col.allowed))))
+        if col.format == "email":
+            checks.append(("invalid_email", ~missing & ~raw.str.contains(EMAIL_PATTERN)))
+    return [(reason, bad.fill_null(False)) for reason, bad in checks]
+
+
+def _reference_keys(lake: Lake, table: str, key: str) -> pl.Series:
+    if not any(lake.raw_dir(table).rglob("*.parquet")):
+        return pl.Series(key, [], dtype=pl.Int64)
+    return pl.scan_parquet(lake.raw_glob(table), hive_partitioning=True).select(key).unique().collect()[key]
+
+
+@dataclass
+class Validated:
+    good: pl.DataFrame  # typed contract columns + _line, imputed
+    bad: pl.DataFrame  # raw text columns + _line + _reason
+    imputed: dict[str, int]
+
+
+def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: bool) -> Validated:
+    """Split rows into typed good rows and quarantined rows with the first reason that applies.
+
+    Row checks, then duplicate keys, then references. Reason strings are built only for the bad
+    rows: building them for every row would cost more than the rest of the validation.
+    """
+    # Text columns are stripped; numbers and dates are cast from the text as exported (a padded
+    # number is quarantined as invalid, not guessed). A missing optional column is all nulls.
+    raw = df.select(
+        "_line",
+        *[(pl.col(c.source).str.strip_chars() if c.type == "string" else pl.col(c.source)).alias(_src(c))
+          if c.source in df.columns else pl.lit(None, dtype=pl.String).alias(_src(c)) for c in contract.columns],
+    )  # fmt: skip
+    del df
+    truncated = pl.col("_line") == (raw.height + 1) if truncated_last else pl.lit(False)
+    checks = _row_checks(contract)
+    checked = raw.with_columns(
+        truncated.alias("_truncated"), *[_typed(c).alias(c.name) for c in contract.columns]
+    ).with_columns(pl.any_horizontal([bad for _, bad in checks]).alias("_bad"))
+    reason = pl.coalesce([pl.when(bad).then(pl.lit(name)) for name, bad in checks])
+    rejected = [checked.filter(pl.col("_bad")).select("_line", reason.alias("_reason"))]
+    # Only typed columns travel on: copying the raw text of every good row dominated the cost.
+    good = checked.select("_line", *[c.name for c in contract.columns], "_bad").filter(~pl.col("_bad")).drop("_bad")
+    del checked
+
+    # Duplicate primary keys: the first valid occurrence lands, later ones are quarantined.
+    pk = contract.primary_key
+    key = good[pk[0]] if len(pk) == 1 else None
+    if key is None or not (key.null_count() == 0 and (key.diff().drop_nulls() > 0).all()):
+        # (exports sorted by key, the common case, cannot hold duplicates and skip the hashing)
+        first = (pl.col(pk[0]) if len(pk) == 1 else pl.struct(*pk)).is_first_distinct()
+        good = good.with_columns(first.alias("_first"))
+        rejected.append(good.filter(~pl.col("_first")).select("_line", pl.lit("duplicate_key").alias("_reason")))
+        good = good.filter(pl.col("_first")).drop("_first")
+    for ref in contract.references:
+        keys = _reference_keys(lake, ref.table, ref.key)
+        good = good.with_columns(pl.col(ref.column).is_in(keys.implode()).alias("_found"))
+        reason_text = f"missing_reference:{ref.column}"
+        rejected.append(good.filter(~pl.col("_found")).select("_line", pl.lit(reason_text).alias("_reason")))
+        good = good.filter(pl.col("_found")).drop("_found")
+
+    imputed: dict[str, int] = {}
+    imputable = [c for c in contract.columns if not c.required and c.default is not None]
+    if imputable:
+        counts = good.select([pl.col(c.name).is_null().sum().alias(c.name) for c in imputable])
+        imputed = {k: int(v) for k, v in counts.row(0, named=True).items() if v}
+        good = good.with_columns([pl.col(c.name).fill_null(pl.lit(c.default)).alias(c.name) for c in imputable])
+    # Quarantined rows keep the text exactly as it came (bar stripping), found by line number.
+    reasons = pl.concat(rejected)
+    bad = raw.join(reasons, on="_line", how="inner").sort("_line")
+    return Validated(good=good.select("_line", *[c.name for c in contract.columns]), bad=bad, imputed=imputed)
+
+
+# -- one file ----------------------------------------------------------------------------------
+
+
+def ingest_file(lake: Lake, contract: Contract, path: Path, sha: str, *, progress: bool = False) -> FileResult:
+    """Ingest one export; raises FileRejected when the file as a whole is unreadable."""
+    started = time.monotonic()
+    ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    _, truncated = _check_header(path, contract)
+    bar = tqdm(
+        total=4, desc=f"{contract.table}/{path.name}", unit="step", disable=None if progress else True, leave=False
+    )
+    bar.set_postfix_str("reading")
+    df = _read(path, contract)
+    bar.update()
+    bar.set_postfix_str(f"validating {df.height:,} rows")
+    checked = validate(df, contract, lake, truncated)
+    del df
+    bar.update()
+    stem = f"{path.stem}-{sha[:12]}"
+    lineage = [
+        pl.col("_line").cast(pl.Int64).alias("_source_line"),
+        pl.lit(path.name).alias("_source_file"),
+        pl.lit(ingested_at).alias("_ingested_at"),
+    ]
+    good = checked.good.select(*[c.name for c in contract.columns], *lineage)
+    bad = checked.bad.select(*[pl.col(_src(c)).alias(c.name) for c in contract.columns], "_reason", *lineage)
+    imputed = checked.imputed
+    outputs = _write_raw(lake, contract, good, stem, bar)
+    if bad.height:
+        outputs.append(str(write_parquet_atomic(bad, lake.quarantine_file(contract.table, stem))))
+    bar.update()
+    reasons = dict(Counter(bad["_reason"].to_list())) if bad.height else {}
+    result = FileResult(
+        table=contract.table, path=path, status="landed", rows_in=good.height + bad.height,
+        rows_landed=good.height, rows_quarantined=bad.height, reasons=reasons, imputed=imputed,
+    )  # fmt: skip
+    if truncated:
+        result.warnings.append(f"{path.name}: last line is truncated (line {result.rows_in + 1}); quarantined")
+    write_ledger_record(lake, LedgerRecord(
+        table=contract.table, source_file=path.name, sha256=sha, size_bytes=path.stat().st_size,
+        rows_in=result.rows_in, rows_landed=result.rows_landed, rows_quarantined=result.rows_quarantined,
+        quarantine_reasons=reasons, imputed=imputed, ingested_at=ingested_at.isoformat() + "Z",
+        duration_s=round(time.monotonic() - started, 3), outputs=outputs,
+    ))  # fmt: skip
+    bar.update()
+    bar.close()
+    return result
+
+
+def _write_raw(lake: Lake, contract: Contract, good: pl.DataFrame, stem: str, bar: tqdm) -> list[str]:
+    part = contract.partition_by
+    if part is None:
+        return [str(write_parquet_atomic(good, lake.raw_file(contract.table, stem)))]
+    keyed = good.with_columns(pl.col(part.column).dt.strftime(part.format).alias("_part"))
+    groups = keyed.partition_by("_part", as_dict=True, include_key=False, maintain_order=True)
+    bar.total += len(groups)
+    outputs = []
+    for (value,), frame in groups.items():
+        bar.set_postfix_str(f"writing {part.name}={value}")
+        outputs.append(str(write_parquet_atomic(frame, lake.raw_file(contract.table, stem, (part.name, value)))))
+        bar.update()
+    return outputs
+
+
+# -- the batch ---------------------------------------------------------------------------------
+
+
+def ingest_all(lake_dir: Path, *, tables: list[str] | None = None, progress: bool = True) -> IngestReport:
+    """`shoplake ingest`: every new export in the landing area, tables in dependency order."""
+    lake = Lake(lake_dir).ensure()
+    contracts = load_contracts()
+    report = IngestReport()
+    for table, contract in contracts.items():
+        if tables and table not in tables:
+            continue
+        for path in sorted(lake.landing_dir(table).glob(contract.file_pattern)):
+            sha = sha256_file(path)
+            previous = read_ledger_record(lake, table, sha)
+            if previous is not None:
+                report.files.append(FileResult(table=table, path=path, status="skipped"))
+                continue
+            try:
+                report.files.append(ingest_file(lake, contract, path, sha, progress=progress))
+            except FileRejected as exc:
+                report.files.append(FileResult(table=table, path=path, status="rejected", error=str(exc)))
+    return report

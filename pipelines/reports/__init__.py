@@ -1,0 +1,1 @@
+"""SQL reports over the marts: catalogue, parameters, targets, rendering, runner."""

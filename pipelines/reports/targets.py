@@ -1,0 +1,115 @@
+"""Where reports run: one small interface over DuckDB snapshots and Snowflake connections.
+
+The runner only calls `execute`, `relation_exists` and `close`, and reads `paramstyle`, so adding a
+target (say, the fakesnow emulator) means writing an opener here, not touching the runner.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import ShopLakeError
+from ..lake import Lake
+from ..settings import Settings
+from .params import translate
+
+TARGETS = ("dev", "prod", "snowsim")
+
+EXISTS_SQL = (
+    "select count(*) from information_schema.tables "
+    "where lower(table_name) = lower(:name) and lower(table_schema) = lower(current_schema())"
+)
+
+
+class ReportTarget(Protocol):
+    """A live connection reports can run on."""
+
+    name: str
+    paramstyle: str  # see params.translate
+    description: str  # shown on the index page, e.g. the snapshot id
+
+    def execute(self, sql: str, values: dict[str, Any]) -> tuple[list[str], list[tuple]]: ...
+
+    def relation_exists(self, name: str) -> bool: ...
+
+
+@dataclass
+class DbApiTarget:
+    """Any DB-API connection (duckdb, snowflake.connector) with a known paramstyle."""
+
+    name: str
+    connection: Any
+    paramstyle: str
+    description: str = ""
+
+    def execute(self, sql: str, values: dict[str, Any]) -> tuple[list[str], list[tuple]]:
+        query, bound = translate(sql, values, self.paramstyle)
+        cursor = self.connection.cursor()
+        try:
+            if bound:
+                cursor.execute(query, bound)
+            else:
+                cursor.execute(query)
+            columns = [d[0].lower() for d in cursor.description] if cursor.description else []
+            rows = [tuple(r) for r in cursor.fetchall()] if columns else []
+        finally:
+            cursor.close()
+        return columns, rows
+
+    def relation_exists(self, name: str) -> bool:
+        _, rows = self.execute(EXISTS_SQL, {"name": name})
+        return bool(rows and rows[0][0])
+
+
+@contextmanager
+def duckdb_target(settings: Settings) -> Iterator[DbApiTarget]:
+    """The latest published DuckDB snapshot, read-only (readers never open the live warehouse)."""
+    from ..warehouse.serving import current_snapshot_id, open_snapshot
+
+    lake = Lake(settings.lake_dir)
+    with open_snapshot(lake) as con:
+        yield DbApiTarget("dev", con, "qmark", f"DuckDB snapshot {current_snapshot_id(lake)}")
+
+
+def snowflake_connection(target: str) -> Any:
+    """Open a snowflake-connector-python connection from SNOWFLAKE_* environment variables.
+
+    Kept in one small function so the Snowflake target's own settings can replace it. For the
+    `snowsim` target point SNOWFLAKE_HOST/SNOWFLAKE_PORT/SNOWFLAKE_PROTOCOL at a local fakesnow server.
+    """
+    import snowflake.connector
+
+    env = os.environ
+    kwargs: dict[str, Any] = {
+        key: env[f"SNOWFLAKE_{key.upper()}"]
+        for key in ("account", "user", "password", "role", "warehouse", "database", "schema", "host", "protocol")
+        if env.get(f"SNOWFLAKE_{key.upper()}")
+    }
+    if env.get("SNOWFLAKE_PORT"):
+        kwargs["port"] = int(env["SNOWFLAKE_PORT"])
+    if "account" not in kwargs or "user" not in kwargs:
+        raise ShopLakeError(f"target {target}: set SNOWFLAKE_ACCOUNT and SNOWFLAKE_USER (and credentials)")
+    return snowflake.connector.connect(paramstyle="qmark", **kwargs)
+
+
+@contextmanager
+def snowflake_target(settings: Settings, target: str = "prod") -> Iterator[DbApiTarget]:
+    """Reports on Snowflake (or the fakesnow emulator), bound with qmark (server-side binding)."""
+    con = snowflake_connection(target)
+    try:
+        yield DbApiTarget(target, con, "qmark", f"Snowflake {getattr(con, 'database', '') or ''}".strip())
+    finally:
+        con.close()
+
+
+def open_target(settings: Settings, target: str) -> AbstractContextManager[ReportTarget]:
+    """Connection for `--target`: dev reads the DuckDB snapshot; prod and snowsim go through Snowflake."""
+    if target == "dev":
+        return duckdb_target(settings)
+    if target in ("prod", "snowsim"):
+        return snowflake_target(settings, target)
+    raise ShopLakeError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")

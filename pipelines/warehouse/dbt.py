@@ -1,0 +1,164 @@
+"""Run dbt in-process (dbtRunner), show progress per node, and report failures by node name."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..lake import Lake
+from ..settings import REPO_ROOT, Settings
+from .serving import publish_snapshot, release_dbt_duckdb
+
+PROJECT_DIR = REPO_ROOT / "transforms"
+PROFILES_DIR = REPO_ROOT
+
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+@dataclass
+class NodeResult:
+    name: str
+    resource_type: str
+    status: str
+    seconds: float
+    message: str | None = None
+    failures: int | None = None
+
+
+@dataclass
+class DbtResult:
+    command: str
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+    error: str | None = None
+    snapshot: Path | None = None
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in FAILED_STATUSES]
+
+    @property
+    def warned(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status == "warn"]
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for node in self.nodes:
+            counts[node.status] = counts.get(node.status, 0) + 1
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        head = f"dbt {self.command}: {'OK' if self.success else 'FAILED'} ({parts or 'no nodes'})"
+        lines = [head]
+        lines += [f"  FAILED {n.resource_type} {n.name}: {n.message}" for n in self.failed]
+        lines += [f"  WARN   {n.resource_type} {n.name}: {n.message}" for n in self.warned]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        return "\n".join(lines)
+
+
+@contextmanager
+def _dbt_env(settings: Settings, target: str) -> Iterator[None]:
+    """dbt reads the lake dir and target from the environment (profiles.yml, sources)."""
+    wanted = {"SHOPLAKE_LAKE_DIR": str(settings.lake_dir), "DBT_TARGET": target}
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _progress_printer(stream=sys.stderr) -> Callable:
+    """One line per finished node, so long builds show where they are."""
+    done = 0
+    lock = threading.Lock()  # dbt runs nodes on several threads
+
+    def on_event(event) -> None:
+        nonlocal done
+        if event.info.name == "NodeFinished":
+            node = event.data.node_info
+            with lock:
+                done += 1
+                stream.write(f"  [{done:>3}] {node.node_status:<7} {node.resource_type:<10} {node.node_name}\n")
+                stream.flush()
+
+    return on_event
+
+
+def invoke_dbt(
+    settings: Settings,
+    args: list[str],
+    *,
+    target: str | None = None,
+    progress: bool = True,
+) -> DbtResult:
+    """Invoke one dbt command in-process and collect per-node results."""
+    from dbt.cli.main import dbtRunner
+
+    target = target or settings.dbt_target
+    artifacts = Lake(settings.lake_dir).ensure().dbt_artifacts_dir(target)
+    cli_args = [
+        *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR), "--target", target,
+        "--target-path", str(artifacts / "target"), "--log-path", str(artifacts / "logs"), "--quiet",
+    ]  # fmt: skip
+    callbacks = [_progress_printer()] if progress else []
+    started = time.monotonic()
+    with _dbt_env(settings, target):
+        try:
+            res = dbtRunner(callbacks=callbacks).invoke(cli_args)
+        finally:
+            release_dbt_duckdb()
+    result = DbtResult(command=args[0], success=bool(res.success))
+    if res.exception is not None:
+        result.error = str(res.exception).strip().splitlines()[0] if str(res.exception).strip() else repr(res.exception)
+    results = getattr(res.result, "results", None) or []
+    for r in results:
+        node = getattr(r, "node", None)
+        result.nodes.append(
+            NodeResult(
+                name=getattr(node, "name", getattr(r, "unique_id", "?")),
+                resource_type=str(getattr(node, "resource_type", "?")),
+                status=str(getattr(r.status, "value", r.status)).lower(),
+                seconds=round(float(getattr(r, "execution_time", 0.0) or 0.0), 3),
+                message=(r.message or None) if hasattr(r, "message") else None,
+                failures=getattr(r, "failures", None),
+            )
+        )
+    if progress:
+        print(f"dbt {args[0]} finished in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    # dbt reports success=False with no failing node for errors such as a bad profile.
+    if result.failed:
+        result.success = False
+    return result
+
+
+def run_dbt_build(
+    settings: Settings,
+    *,
+    select: str | None = None,
+    full_refresh: bool = False,
+    target: str | None = None,
+    progress: bool = True,
+    publish: bool = True,
+) -> DbtResult:
+    """`shoplake transform`: dbt build, then publish a read-only snapshot if it succeeded on DuckDB."""
+    args = ["build"]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    result = invoke_dbt(settings, args, target=target, progress=progress)
+    print(result.summary(), file=sys.stderr if not result.success else sys.stdout)
+    if result.success and publish and (target or settings.dbt_target) == "dev":
+        result.snapshot = publish_snapshot(Lake(settings.lake_dir))
+        print(f"published snapshot {result.snapshot.name} for readers")
+    return result

@@ -1,0 +1,52 @@
+"""Shared fixtures: every test gets its own lake; expensive builds are made once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipelines.generate.batch import Dataset, build_dataset, write_exports
+from pipelines.lake import Lake
+from pipelines.settings import Settings
+
+TINY_SCALE = 0.01
+SEED = 7
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Lake:
+    return Lake(tmp_path / "lake").ensure()
+
+
+@pytest.fixture
+def settings(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(lake.root))
+    return Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake.root)})
+
+
+@dataclass
+class BuiltLake:
+    lake: Lake
+    settings: Settings
+    dataset: Dataset
+
+
+@pytest.fixture(scope="session")
+def built_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltLake]:
+    """A tiny lake generated, ingested and built with dbt once for the whole session (read-only use)."""
+    from pipelines.batch.ingest import ingest_all
+    from pipelines.warehouse.dbt import run_dbt_build
+
+    root = tmp_path_factory.mktemp("built") / "lake"
+    lake = Lake(root).ensure()
+    settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(root)})
+    dataset = build_dataset(TINY_SCALE, SEED)
+    write_exports(dataset, lake, scale=TINY_SCALE, seed=SEED)
+    report = ingest_all(root, progress=False)
+    assert not report.failed_files
+    result = run_dbt_build(settings, progress=False)
+    assert result.success, result.summary()
+    yield BuiltLake(lake=lake, settings=settings, dataset=dataset)

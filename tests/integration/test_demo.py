@@ -1,0 +1,58 @@
+"""The whole demo through the CLI in a temporary lake, twice, plus failure reporting of transform."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.settings import REPO_ROOT
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_is_safe_twice(settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--scale", "0.005"]) == 0
+    first = capsys.readouterr().out
+    assert "Top 5 customers" in first and "Revenue by category" in first
+
+    assert main(["sql", "select count(*) as n from fct_orders", "--format", "json"]) == 0
+    n_orders = json.loads(capsys.readouterr().out)[0]["n"]
+    assert n_orders > 0
+
+    assert main(["demo"]) == 0
+    second = capsys.readouterr().out
+    assert "not regenerating" in second and "skipped" in second
+    assert main(["sql", "select count(*) as n from fct_orders", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["n"] == n_orders
+
+
+def test_sql_without_a_build_is_a_clear_error(settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sql", "select 1"]) == 2
+    err = capsys.readouterr().err
+    assert "no published warehouse" in err and "Traceback" not in err
+
+
+def test_sql_formats(built_lake, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(built_lake.lake.root))
+    assert main(["sql", "select 1 as a, 'x' as b", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.strip() == "a,b\n1,x"
+    assert main(["sql", "select 1 as a"]) == 0
+    assert "(1 row)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_failing_dbt_test_fails_transform_and_names_the_node(built_lake, tmp_path: Path, monkeypatch) -> None:
+    """A copy of the project with a failing singular test: transform exits non-zero naming it."""
+    from pipelines.warehouse import dbt as dbt_module
+
+    project = tmp_path / "transforms"
+    shutil.copytree(REPO_ROOT / "transforms", project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "tests" / "assert_no_orders_exist.sql").write_text("select * from {{ ref('fct_orders') }}\n")
+    monkeypatch.setattr(dbt_module, "PROJECT_DIR", project)
+    result = dbt_module.run_dbt_build(built_lake.settings, progress=False, publish=False)
+    assert not result.success
+    assert [n.name for n in result.failed] == ["assert_no_orders_exist"]
+    assert "assert_no_orders_exist" in result.summary()

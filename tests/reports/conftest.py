@@ -1,0 +1,109 @@
+"""Report fixtures over the session's built lake (`built_lake` in tests/conftest.py): generated,
+ingested and built once; reports read its published snapshot."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.lake import Lake
+from pipelines.reports.targets import DbApiTarget, open_target
+from pipelines.settings import Settings
+from pipelines.warehouse.serving import current_snapshot_id
+
+
+@pytest.fixture
+def report_settings(built_lake, tmp_path: Path) -> Settings:
+    """The session's warehouse, but report output in this test's own lake folder.
+
+    The snapshot is shared read-only; `reports/` is written per test so tests do not see each other's files.
+    """
+    lake = Lake(tmp_path / "lake")
+    lake.serving_dir.mkdir(parents=True)
+    src = built_lake.lake
+    snapshot_id = current_snapshot_id(src)
+    lake.snapshot_path(snapshot_id).symlink_to(src.snapshot_path(snapshot_id))
+    lake.serving_pointer.write_text(snapshot_id + "\n")
+    return Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake.root)})
+
+
+@pytest.fixture
+def direct(built_lake):
+    """Run SQL directly on the published snapshot, for checking report figures."""
+    lake = built_lake.lake
+    con = duckdb.connect(str(lake.snapshot_path(current_snapshot_id(lake))), read_only=True)
+
+    def query(sql: str, params: list | None = None) -> list[tuple]:
+        return con.execute(sql, params or []).fetchall()
+
+    yield query
+    con.close()
+
+
+SNOWFLAKE_TYPES = {"BIGINT": "number(38, 0)", "HUGEINT": "number(38, 0)", "INTEGER": "number(38, 0)",
+                   "VARCHAR": "varchar", "DATE": "date", "BOOLEAN": "boolean", "DOUBLE": "float"}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def fakesnow_marts(built_lake):
+    """The session's marts copied into a fakesnow (Snowflake emulator) database.
+
+    fakesnow parses every statement as Snowflake SQL and runs it on DuckDB, so a report that uses
+    DuckDB-only syntax fails here. No global patching: the fake connection is made directly.
+    """
+    from fakesnow.instance import FakeSnow
+    from fakesnow.pandas_tools import write_pandas
+
+    lake = built_lake.lake
+    src = duckdb.connect(str(lake.snapshot_path(current_snapshot_id(lake))), read_only=True)
+    fake = FakeSnow()
+    con = fake.connect(database="shoplake", schema="marts", paramstyle="qmark")
+    tables = [
+        r[0]
+        for r in src.execute(
+            "select table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
+    ]
+    for table in tables:
+        columns = src.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+        ddl = ", ".join(f"{c} {SNOWFLAKE_TYPES.get(t, t.replace('DECIMAL', 'number'))}" for c, t in columns)
+        con.cursor().execute(f"create table {table} ({ddl})")
+        frame = src.execute(f"select * from {table}").df()
+        frame.columns = [c.upper() for c in frame.columns]
+        write_pandas(con, frame, table.upper())
+    src.close()
+    yield con
+    con.close()
+    fake.duck_conn.close()
+
+
+@pytest.fixture(params=["dev", "fakesnow"])
+def target_opener(request):
+    """(target name, opener) for every target the reports must run on.
+
+    dev is the real `--target dev` path (published DuckDB snapshot). fakesnow stands in for Snowflake
+    until the snowflake branch's `snowsim` target lands; then this fixture opens that instead.
+    """
+    if request.param == "dev":
+        return "dev", open_target
+    con = request.getfixturevalue("fakesnow_marts")
+
+    @contextmanager
+    def opener(settings: Settings, target: str):
+        yield DbApiTarget(target, con, "qmark", "fakesnow copy of the marts")
+
+    return "snowsim", opener
+
+
+def memory_target(setup_sql: str) -> DbApiTarget:
+    """An in-memory DuckDB target with hand-made tables, for marts that other branches build."""
+    con = duckdb.connect()
+    con.execute(setup_sql)
+    return DbApiTarget("memory", con, "qmark", "in-memory test tables")

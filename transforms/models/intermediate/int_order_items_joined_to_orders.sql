@@ -1,0 +1,47 @@
+-- Order lines with their order's date, customer and status, and their product's category.
+
+with
+
+order_items as (
+
+    select * from {{ ref('stg_shop__order_items') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+
+),
+
+products as (
+
+    select * from {{ ref('stg_shop__products') }}
+
+),
+
+joined as (
+
+    select
+        order_items.order_item_id,
+        order_items.order_id,
+        order_items.product_id,
+        products.category_id,
+        orders.customer_id,
+        orders.order_date,
+        orders.order_status,
+        orders.sales_channel,
+        order_items.quantity,
+        order_items.unit_price,
+        cast(order_items.quantity * order_items.unit_price as numeric(18, 2)) as line_amount,
+        {{ is_revenue_status('orders.order_status') }} as is_revenue
+
+    from order_items
+    inner join orders
+        on order_items.order_id = orders.order_id
+    inner join products
+        on order_items.product_id = products.product_id
+
+)
+
+select * from joined

@@ -1,0 +1,29 @@
+with
+
+order_items as (
+
+    select * from {{ ref('int_order_items_joined_to_orders') }}
+
+),
+
+final as (
+
+    select
+        order_item_id,
+        order_id,
+        product_id,
+        category_id,
+        customer_id,
+        order_date,
+        sales_channel,
+        quantity,
+        unit_price,
+        line_amount,
+        is_revenue,
+        cast(case when is_revenue then line_amount else 0 end as numeric(18, 2)) as revenue
+
+    from order_items
+
+)
+
+select * from final

@@ -1,0 +1,25 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'order_items') }}
+
+),
+
+renamed as (
+
+    select
+        order_item_id,
+        order_id,
+        product_id,
+        quantity,
+        cast(price as numeric(18, 2)) as unit_price,
+        _ingested_at as ingested_at
+
+    from source
+
+    {{ latest_row_per_key('order_item_id') }}
+
+)
+
+select * from renamed
