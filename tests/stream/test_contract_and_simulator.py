@@ -41,9 +41,7 @@ def test_unknown_fields_are_kept_and_times_normalised_to_utc() -> None:
     assert parsed.rejected == []
     extra = parsed.events.get_column("extra").to_list()
     assert extra[0] is None and json.loads(extra[1]) == {"ab": {"arm": "b"}, "app_version": "3.2"}
-    assert parsed.events.get_column("event_time").to_list()[0] == datetime(
-        2025, 3, 1, 9, 15, 0, 500000, timezone.utc
-    )
+    assert parsed.events.get_column("event_time").to_list()[0] == datetime(2025, 3, 1, 9, 15, 0, 500000, timezone.utc)
     z = parse_messages([_msg(event_time="2025-03-01T10:15:00Z")])
     assert z.rejected == [] and z.events.height == 1
 
