@@ -20,36 +20,22 @@ events as (
 
 ),
 
-{% if is_incremental() %}
-
-touched_sessions as (
-
-    select distinct session_id
-    from events
-    where event_date >= {{ clickstream_cutoff_date('session_date') }}
-
-),
-
-session_events as (
-
-    -- A session can start the day before the cutoff (one that runs over midnight).
-    select events.*
-    from events
-    inner join touched_sessions
-        on events.session_id = touched_sessions.session_id
-    where events.event_date >= {{ dbt.dateadd('day', -1, clickstream_cutoff_date('session_date')) }}
-
-),
-
-{% else %}
-
 session_events as (
 
     select * from events
 
-),
+    {% if is_incremental() %}
+    -- Sessions with an event since the cutoff, with all their events (a session can start
+    -- the day before the cutoff when it runs over midnight).
+    where
+        event_date >= {{ dbt.dateadd('day', -1, clickstream_cutoff_date('session_date')) }}
+        and session_id in (
+            select session_id from events
+            where event_date >= {{ clickstream_cutoff_date('session_date') }}
+        )
+    {% endif %}
 
-{% endif %}
+),
 
 ordered as (
 
@@ -110,7 +96,7 @@ final as (
         cast(aggregated.started_at as date) as session_date,
         aggregated.started_at,
         aggregated.ended_at,
-        {{ dbt.datediff('aggregated.started_at', 'aggregated.ended_at', 'second') }} as duration_seconds,
+        {{ dbt.datediff('aggregated.started_at', 'aggregated.ended_at', 'second') }} as duration_seconds, -- noqa: LT05
         first_events.device,
         first_events.channel,
         first_events.referrer,
