@@ -79,7 +79,10 @@ def test_clickstream_models_dedupe_sessionise_and_honour_the_lookback(tmp_path: 
     _land(lake, encode(newer)[0], partition=0, first_offset=len(payloads))
     sessions += newer.get_column("session_id").n_unique()
     purchases += newer.filter(pl.col("event_type") == "purchase").get_column("session_id").n_unique()
-    pick = "select session_id, started_at from fct_sessions where not is_converted and session_date = '{}' limit 1"
+    pick = (
+        "select session_id, started_at from fct_sessions where not is_converted and customer_id is null"
+        " and session_date = '{}' order by session_id limit 1"
+    )
     late = []
     for day in ("2025-03-10", "2025-03-07"):
         ((session_id, started_at),) = _query(lake, pick.format(day))
