@@ -81,14 +81,26 @@ def compact_partition(lake: Lake, partition_dir: Path, table: str = CLICKSTREAM_
     for group in groups:
         ids = [f.file_id for f in group]
         merged_id = StreamFileId(ids[0].topic, ids[0].partition, ids[0].first_offset, ids[-1].last_offset)
-        table = pa.concat_tables([pq.read_table(f.path) for f in group], promote_options="default")
         with atomic_path(staging / f"{merged_id.name}.parquet") as tmp:
-            pq.write_table(table, tmp, compression="snappy")
+            _merge_files([f.path for f in group], tmp)
     exchange_dirs(partition_dir, staging)
     retired = lake.retired_dir(staging)
     os.rename(staging, retired)  # staging now holds the old files
     os.utime(retired)  # the grace period runs from the swap
     return sum(len(g) for g in groups) - len(groups)
+
+
+def _merge_files(paths: list[Path], out: Path) -> None:
+    """Concatenate Parquet files a record batch at a time, so memory stays flat."""
+    schemas = [pq.read_schema(p) for p in paths]
+    if any(not s.equals(schemas[0]) for s in schemas[1:]):  # contract evolved: unify in memory
+        table = pa.concat_tables([pq.read_table(p) for p in paths], promote_options="default")
+        pq.write_table(table, out, compression="snappy")
+        return
+    with pq.ParquetWriter(out, schemas[0], compression="snappy") as writer:
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536, use_threads=False):
+                writer.write_batch(batch)
 
 
 def remove_leftovers(lake: Lake, table: str = CLICKSTREAM_TABLE, grace_s: float = RETIRED_GRACE_S) -> None:

@@ -128,9 +128,7 @@ def _parse_fast(values: list[bytes | None]) -> pa.Table | None:
             # 2 cores, and the writer already overlaps parsing with consuming. A message larger
             # than a block fails here and takes the slow path.
             read_options=pajson.ReadOptions(block_size=1 << 20, use_threads=False),
-            parse_options=pajson.ParseOptions(
-                explicit_schema=_JSON_SCHEMA, unexpected_field_behavior="infer"
-            ),
+            parse_options=pajson.ParseOptions(explicit_schema=_JSON_SCHEMA, unexpected_field_behavior="infer"),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
@@ -206,9 +204,7 @@ def _apply_rules(df: pl.DataFrame) -> tuple[pl.DataFrame, list[tuple[int, str]]]
         .then(pl.lit("event_time is not ISO-8601 with a UTC offset"))
         .when(pl.col("event_type").is_in(PRODUCT_EVENT_TYPES) & pl.col("product_id").is_null())
         .then(pl.lit("product_id required for ") + pl.col("event_type"))
-        .when(
-            (pl.col("event_type") == "purchase") & (pl.col("order_id").is_null() | (pl.col("order_id") == ""))
-        )
+        .when((pl.col("event_type") == "purchase") & (pl.col("order_id").is_null() | (pl.col("order_id") == "")))
         .then(pl.lit("order_id required for purchase"))
         .otherwise(pl.lit(None, pl.String))
     )

@@ -78,9 +78,7 @@ def load_catalog(lake: Lake, customers: int = 10_000, products: int = 1_000) -> 
     fallback = Catalog.synthetic(customers, products)
     try:
         cust = pl.read_parquet(lake.raw_glob("customers"), columns=["customer_id"], hive_partitioning=True)
-        prod = pl.read_parquet(
-            lake.raw_glob("products"), columns=["product_id", "category_id"], hive_partitioning=True
-        )
+        prod = pl.read_parquet(lake.raw_glob("products"), columns=["product_id", "category_id"], hive_partitioning=True)
     except Exception:  # no batch data yet: nothing to read is the normal first-run case
         return fallback
     if cust.is_empty() or prod.is_empty():
@@ -134,9 +132,7 @@ class SessionGenerator:
         # A visitor pool larger than the customer base: most visitors never buy.
         self.visitors = max(1000, 4 * len(self.catalog.customer_ids))
 
-    def sessions(
-        self, n: int, end_time: datetime, conversion_factor: float = 1.0, span_s: float = 0.0
-    ) -> pl.DataFrame:
+    def sessions(self, n: int, end_time: datetime, conversion_factor: float = 1.0, span_s: float = 0.0) -> pl.DataFrame:
         """`n` sessions whose last events fall in (end_time - span_s, end_time]."""
         rng, cat = self.rng, self.catalog
         f = 1.0 / conversion_factor
@@ -167,9 +163,7 @@ class SessionGenerator:
         logs_in_later = ~known & (has_purchase | (has_cart & (rng.random(n) < P_LOGS_IN_LATER)))
         customer = cat.customer_ids[visitor % len(cat.customer_ids)]
         first_cart_stage = STAGES.index("add_to_cart")
-        ev_known = np.repeat(known, per_session) | (
-            np.repeat(logs_in_later, per_session) & (stage >= first_cart_stage)
-        )
+        ev_known = np.repeat(known, per_session) | (np.repeat(logs_in_later, per_session) & (stage >= first_cart_stage))
 
         products = rng.choice(len(cat.product_ids), size=total, p=cat.product_weights)
         is_product_event = np.isin(stage, [2, 3, 4])
@@ -203,16 +197,10 @@ class SessionGenerator:
         self._next_event += total
         self._next_session += n
         run = self.run_id
-        stage_name = pl.col("stage").replace_strict(
-            list(range(len(STAGES))), list(STAGES), return_dtype=pl.String
-        )
+        stage_name = pl.col("stage").replace_strict(list(range(len(STAGES))), list(STAGES), return_dtype=pl.String)
         page = (
             pl.when(pl.col("stage") == 0)
-            .then(
-                pl.when(pl.col("position") == 0)
-                .then(pl.lit("/"))
-                .otherwise(pl.format("/c/{}", "category_id"))
-            )
+            .then(pl.when(pl.col("position") == 0).then(pl.lit("/")).otherwise(pl.format("/c/{}", "category_id")))
             .when(pl.col("stage") == 1)
             .then(pl.format("/search?q=category-{}", "category_id"))
             .when(pl.col("stage") == 2)
@@ -234,9 +222,7 @@ class SessionGenerator:
             pl.format("anon-{}", "visitor").alias("anonymous_id"),
             pl.when(pl.col("customer_id") >= 0).then("customer_id").alias("customer_id"),
             pl.when(pl.col("product_id") >= 0).then("product_id").alias("product_id"),
-            pl.when(pl.col("stage") == 6)
-            .then(pl.format("{}-o{}", pl.lit(run), "order_seq"))
-            .alias("order_id"),
+            pl.when(pl.col("stage") == 6).then(pl.format("{}-o{}", pl.lit(run), "order_seq")).alias("order_id"),
             page.alias("page_url"),
             referrer.alias("referrer"),
             "device",
@@ -364,9 +350,7 @@ def simulate_clicks(
     return result
 
 
-def kafka_sender(
-    bootstrap: str, topic: str
-) -> tuple[Callable[[list[bytes], list[bytes]], None], Callable[[], None]]:
+def kafka_sender(bootstrap: str, topic: str) -> tuple[Callable[[list[bytes], list[bytes]], None], Callable[[], None]]:
     """A batch `send` for `simulate_clicks` and a `close` that flushes (raises on delivery errors)."""
     from confluent_kafka import Producer
 

@@ -223,9 +223,7 @@ class StreamWriter:
         if topic_meta is None or topic_meta.error is not None:
             raise ShopLakeError(f"topic {cfg.topic} not found on {cfg.bootstrap}")
         partitions = sorted(topic_meta.partitions)
-        consumer.assign(
-            [TopicPartition(cfg.topic, p, self.next_offsets.get(p, OFFSET_BEGINNING)) for p in partitions]
-        )
+        consumer.assign([TopicPartition(cfg.topic, p, self.next_offsets.get(p, OFFSET_BEGINNING)) for p in partitions])
         starts = {p: self.next_offsets.get(p, 0) for p in partitions}
         print(f"stream: consuming {cfg.topic} from lake offsets {starts}", file=sys.stderr, flush=True)
         # The local broker's high watermark can lag the real end, so it is only a floor: we stop
@@ -270,9 +268,7 @@ class StreamWriter:
             full = len(batch) >= cfg.flush_events or batch_bytes >= _MAX_BATCH_BYTES
             due = batch and time.monotonic() - batch_started >= cfg.flush_seconds
             caught_up = (
-                mode == "until-caught-up"
-                and not msgs
-                and all(positions.get(p, 0) >= t for p, t in targets.items())
+                mode == "until-caught-up" and not msgs and all(positions.get(p, 0) >= t for p, t in targets.items())
             )
             if (full or due or caught_up or self.stop_requested) and batch:
                 flusher.submit(batch)

@@ -68,7 +68,7 @@ def test_clickstream_models_dedupe_sessionise_and_honour_the_lookback(tmp_path: 
     assert _query(lake, "select count(*) from fct_sessions where is_converted") == [(purchases,)]
 
     snapshot = "select * from fct_sessions order by session_id"
-    funnel = "select * from funnel_daily order by session_date, channel"
+    funnel = "select * from funnel_daily order by event_date, channel"
     before = (_query(lake, snapshot), _query(lake, funnel))
     _build(settings)  # nothing new: nothing changes
     assert (_query(lake, snapshot), _query(lake, funnel)) == before
@@ -93,11 +93,11 @@ def test_clickstream_models_dedupe_sessionise_and_honour_the_lookback(tmp_path: 
     converted = "select session_id, is_converted, customer_id from fct_sessions where session_id in ('{}', '{}')"
     assert sorted(_query(lake, converted.format(*late))) == sorted([(late[0], True, 7), (late[1], False, None)])
     assert _query(lake, "select count(*) from fct_sessions") == [(sessions,)]
-    assert _query(lake, "select sum(purchase_sessions) from funnel_daily") == [(purchases + 1,)]
+    assert _query(lake, "select sum(purchases) from funnel_daily") == [(purchases + 1,)]
 
     result = invoke_dbt(settings, ["build", "--select", SELECT, "--full-refresh"], progress=False)
     assert result.success, result.summary()
-    assert _query(lake, "select sum(purchase_sessions) from funnel_daily") == [(purchases + 2,)]
+    assert _query(lake, "select sum(purchases) from funnel_daily") == [(purchases + 2,)]
 
 
 def _purchase(event_id: str, session_id: str, when: str) -> bytes:
