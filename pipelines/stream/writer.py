@@ -166,10 +166,26 @@ def recover(lake: Lake, table: str, topic: str) -> dict[int, int]:
             file_id = StreamFileId.parse(path.stem)
             if file_id is not None and file_id.topic == topic:
                 candidates.append((path, file_id))
+    checkpoint = lake.stream_checkpoint(table, topic)
+    if not checkpoint.exists():
+        # A writer records an (empty) checkpoint before its first flush, so files without any
+        # checkpoint mean it was removed by hand: trust the files rather than delete the lake.
+        for _path, file_id in candidates:
+            next_offsets[file_id.partition] = max(next_offsets.get(file_id.partition, 0), file_id.last_offset + 1)
+        if candidates:
+            print(f"stream: no checkpoint at {checkpoint}; resuming after the files found", file=sys.stderr)
+        write_checkpoint(lake, table, topic, next_offsets)
+        return next_offsets
     for path, file_id in candidates:
         if file_id.first_offset >= next_offsets.get(file_id.partition, 0):
             path.unlink()
     return next_offsets
+
+
+def write_checkpoint(lake: Lake, table: str, topic: str, next_offsets: dict[int, int]) -> None:
+    """The commit point: replaced atomically, after the files it covers are in place."""
+    payload = {"topic": topic, "next_offsets": {str(p): o for p, o in sorted(next_offsets.items())}}
+    write_json_atomic(lake.stream_checkpoint(table, topic), payload)
 
 
 class StreamWriter:
@@ -315,10 +331,7 @@ class StreamWriter:
             files += self._dead_letter(batch, parsed.rejected, ranges, now)
         for p, r in ranges.items():
             self.next_offsets[p] = max(self.next_offsets.get(p, 0), r.last_offset + 1)
-        write_json_atomic(  # the commit point
-            lake.stream_checkpoint(cfg.table, cfg.topic),
-            {"topic": cfg.topic, "next_offsets": {str(p): o for p, o in sorted(self.next_offsets.items())}},
-        )
+        write_checkpoint(lake, cfg.table, cfg.topic, self.next_offsets)  # the commit point
         try:  # lag for broker tools only; the lake's checkpoint is the truth
             consumer.commit(
                 offsets=[TopicPartition(cfg.topic, p, o) for p, o in self.next_offsets.items()],
