@@ -9,27 +9,14 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.lake import CLICKSTREAM_TABLE, Lake, StreamFileId, write_parquet_atomic
+from pipelines.lake import Lake
 from pipelines.settings import Settings
-from pipelines.stream.contract import EVENT_COLUMNS, parse_messages
 from pipelines.stream.simulator import Catalog, SessionGenerator, encode
+from pipelines.stream.writer import land_messages
 from pipelines.warehouse.dbt import invoke_dbt
 
 SELECT = "stg_clickstream__events+"
-
-
-def _land(lake: Lake, payloads: list[bytes], partition: int, first_offset: int) -> int:
-    """Write payloads as the stream writer would: one file per event date."""
-    events = parse_messages(payloads).events
-    events = events.with_columns(
-        pl.lit(partition, pl.Int32).alias("source_partition"),
-        (pl.col("row") + first_offset).alias("source_offset"),
-        pl.lit(datetime.now(timezone.utc)).dt.cast_time_unit("us").alias("ingested_at"),
-    ).select([pl.col(c).cast(t) for c, t in EVENT_COLUMNS.items()])
-    file_id = StreamFileId("clickstream.events", partition, first_offset, first_offset + len(payloads) - 1)
-    for (day,), part in events.group_by(pl.col("event_time").dt.date().alias("d")):
-        write_parquet_atomic(part, lake.stream_file(CLICKSTREAM_TABLE, str(day), file_id))
-    return events.height
+TOPIC = "clickstream.events"
 
 
 def _build(settings: Settings) -> None:
@@ -54,8 +41,8 @@ def test_clickstream_models_dedupe_sessionise_and_honour_the_lookback(tmp_path: 
     old = gen.chunk(500, datetime(2025, 3, 7, 12, 0, tzinfo=timezone.utc))
     df = pl.concat([old, gen.chunk(3_000, datetime(2025, 3, 10, 12, 0, tzinfo=timezone.utc))])
     payloads, _ = encode(df)
-    _land(lake, payloads, partition=0, first_offset=0)
-    _land(lake, payloads[:500], partition=1, first_offset=0)  # an upstream resend: same ids again
+    land_messages(lake, payloads, TOPIC, partition=0)
+    land_messages(lake, payloads[:500], TOPIC, partition=1)  # an upstream resend: same ids again
     _build(settings)
 
     sessions = df.get_column("session_id").n_unique()
@@ -76,7 +63,7 @@ def test_clickstream_models_dedupe_sessionise_and_honour_the_lookback(tmp_path: 
     # The next day arrives, then late purchases: one for a session a day back (inside the 2-day
     # lookback: counted), one for a session 4 days back (outside: counted on a full refresh).
     newer = gen.chunk(500, datetime(2025, 3, 11, 12, 0, tzinfo=timezone.utc))
-    _land(lake, encode(newer)[0], partition=0, first_offset=len(payloads))
+    land_messages(lake, encode(newer)[0], TOPIC, partition=0)
     sessions += newer.get_column("session_id").n_unique()
     purchases += newer.filter(pl.col("event_type") == "purchase").get_column("session_id").n_unique()
     pick = (
@@ -88,7 +75,7 @@ def test_clickstream_models_dedupe_sessionise_and_honour_the_lookback(tmp_path: 
         ((session_id, started_at),) = _query(lake, pick.format(day))
         late.append(session_id)
         when = started_at.strftime("%Y-%m-%dT%H:%M:%S")
-        _land(lake, [_purchase(f"late-{day}", session_id, when)], partition=2, first_offset=len(late))
+        land_messages(lake, [_purchase(f"late-{day}", session_id, when)], TOPIC, partition=2)
     _build(settings)
     converted = "select session_id, is_converted, customer_id from fct_sessions where session_id in ('{}', '{}')"
     assert sorted(_query(lake, converted.format(*late))) == sorted([(late[0], True, 7), (late[1], False, None)])
