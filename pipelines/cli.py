@@ -215,9 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("stream", _cmd_stream, "Land clickstream events from the broker in the lake, exactly once.")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--until-caught-up", action="store_true", help="stop at the end seen at start (default)"
-    )
+    mode.add_argument("--until-caught-up", action="store_true", help="stop at the end seen at start (default)")
     mode.add_argument("--forever", action="store_true", help="run until SIGTERM/SIGINT, flush, exit 0")
     return parser
 

@@ -31,7 +31,8 @@ counted as (
         session_date as event_date,
         coalesce(channel, 'unknown') as channel,
         count(*) as session_count,
-        sum(case when has_product_view then 1 else 0 end) as views,
+        -- `views` is a keyword to sqlfluff, but it is the name reports/funnel_conversion_by_channel.sql reads
+        sum(case when has_product_view then 1 else 0 end) as views,  -- noqa: RF04
         sum(case when has_add_to_cart then 1 else 0 end) as carts,
         sum(case when has_checkout_start then 1 else 0 end) as checkouts,
         sum(case when is_converted then 1 else 0 end) as purchases
