@@ -76,9 +76,13 @@ class _Flusher:
         if self._error is not None:
             raise self._error
 
-    def submit(self, batch: list[Message]) -> None:
-        self._queue.join()  # the previous batch is flushed
+    def wait(self) -> None:
+        """Until every submitted batch is flushed."""
+        self._queue.join()
         self.check()
+
+    def submit(self, batch: list[Message]) -> None:
+        self.wait()  # one batch in flight at a time
         self._queue.put(batch)
 
     def close(self) -> None:
@@ -356,7 +360,6 @@ class StreamWriter:
 
     def _poll_loop(self, consumer: Consumer, mode: Mode, targets: dict[int, int], flusher: _Flusher) -> None:
         cfg = self.config
-        positions = dict(self.next_offsets)
         batch: list[Message] = []
         batch_bytes = 0
         batch_started = 0.0
@@ -377,20 +380,17 @@ class StreamWriter:
                     self._first_message_at = self._first_message_at or batch_started
                 batch.append(msg)
                 batch_bytes += len(msg)
-            if targets:
-                for msg in msgs:
-                    positions[msg.partition()] = msg.offset() + 1
             full = len(batch) >= cfg.flush_events or batch_bytes >= _MAX_BATCH_BYTES
             due = batch and time.monotonic() - batch_started >= cfg.flush_seconds
-            caught_up = (
-                mode == "until-caught-up" and not msgs and all(positions.get(p, 0) >= t for p, t in targets.items())
-            )
-            if (full or due or caught_up or self.stop_requested) and batch:
+            idle = mode == "until-caught-up" and not msgs
+            if (full or due or idle or self.stop_requested) and batch:
                 flusher.submit(batch)
                 batch, batch_bytes = [], 0
-            if caught_up:
-                self.stats.stopped_by = "caught up"
-                return
+            if idle:
+                flusher.wait()  # every batch polled so far is committed to the checkpoint
+                if all(self.next_offsets.get(p, 0) >= t for p, t in targets.items()):
+                    self.stats.stopped_by = "caught up"
+                    return
             if self.stop_requested:
                 self.stats.stopped_by = "signal"
                 return
