@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SQLFLUFF_DIRS := transforms/models transforms/macros transforms/tests
 
-.PHONY: setup demo test test-fast lint format generate ingest transform sql clean bench
+.PHONY: setup demo test test-fast lint format generate ingest transform sql clean bench dashboard
 
 setup: $(STAMP)
 
@@ -51,3 +51,6 @@ bench: setup
 
 clean:
 	rm -rf lake/landing lake/raw lake/quarantine lake/ledger lake/warehouse lake/serving lake/state lake/reports lake/docs transforms/target
+
+dashboard: setup
+	$(BIN)/shoplake dashboard

@@ -46,6 +46,12 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from .dashboard.server import run_dashboard
+
+    return run_dashboard(get_settings(), port=args.port)
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .reports.params import parse_assignments
     from .reports.runner import run_reports
@@ -84,6 +90,55 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(get_settings(), scale=args.scale, seed=args.seed)
+
+
+def _cmd_snowsim(args: argparse.Namespace) -> int:
+    from .lake import Lake
+    from .warehouse import snowsim
+
+    settings = get_settings()
+    lake = Lake(settings.lake_dir)
+    if args.action == "start":
+        state = snowsim.start(lake, port=settings.snowsim_port)
+        print(f"snowsim: running (pid {state.pid}) on {snowsim.HOST}:{state.port}; log {state.log}")
+    elif args.action == "stop":
+        print("snowsim: stopped" if snowsim.stop(lake) else "snowsim: was not running")
+    else:
+        print(snowsim.status(lake))
+        return 0 if snowsim.read_state(lake) is not None else 1
+    return 0
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from .warehouse.promote import promote
+
+    report = promote(
+        get_settings(), args.target, tables=args.table or None,
+        on_new_column="refuse" if args.refuse_new_columns else "add", build=not args.no_build,
+    )  # fmt: skip
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+def _cmd_parity(args: argparse.Namespace) -> int:
+    from .warehouse.parity import compare_marts
+
+    report = compare_marts(get_settings(), args.target, precision=args.precision)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .flows.deployments import serve_deployments
+
+    serve_deployments(get_settings())
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from .flows.server import run_server
+
+    return run_server(get_settings())
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:
@@ -177,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", help='SQL to run, e.g. "select * from top_customers limit 5"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
+    p = add("dashboard", _cmd_dashboard, "Start the Streamlit dashboard on 127.0.0.1 and print its URL.")
+    p.add_argument("--port", type=int, default=None, help="port (default SHOPLAKE_DASHBOARD_PORT, 8501)")
+
     p = add("report", _cmd_report, "Run SQL reports from reports/ and write them, with an index, under the lake.")
     p.add_argument("names", nargs="*", metavar="NAME", help="reports to run (default: all in reports/)")
     p.add_argument("--target", choices=["dev", "prod", "snowsim"], default=None, help="default: DBT_TARGET")
@@ -194,6 +252,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
     p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")
     p.add_argument("--seed", type=int, default=42)
+
+    p = add("snowsim", _cmd_snowsim, "Start, stop or show the local Snowflake emulator (fakesnow on loopback).")
+    p.add_argument("action", choices=["start", "stop", "status"])
+
+    targets = ["prod", "snowsim"]
+    p = add("promote", _cmd_promote, "Load the lake's raw Parquet into Snowflake (PUT + COPY INTO), then dbt build.")
+    p.add_argument("--target", choices=targets, default="prod", help="Snowflake target (default prod)")
+    p.add_argument("--table", action="append", help="only this raw table (repeatable)")
+    p.add_argument("--no-build", action="store_true", help="load only; skip `dbt build` on the target")
+    p.add_argument(
+        "--refuse-new-columns", action="store_true",
+        help="refuse a table whose lake files have columns the Snowflake table lacks (default: add them, nullable)",
+    )  # fmt: skip
+
+    p = add("parity", _cmd_parity, "Compare every mart of the DuckDB build with the Snowflake build.")
+    p.add_argument("--target", choices=targets, default="prod", help="Snowflake target (default prod)")
+    p.add_argument("--precision", type=int, default=6, help="decimal places floats are rounded to (default 6)")
+
+    add("serve", _cmd_serve, "Register the Prefect deployments (schedules from settings) and run their flows.")
+    add("ui", _cmd_ui, "Start the local Prefect server and UI on 127.0.0.1 (state under the lake dir).")
 
     p = add("broker", _cmd_broker, "Start, stop or show the local Kafka-protocol broker (Tansu on loopback).")
     p.add_argument("action", choices=["start", "stop", "status"])

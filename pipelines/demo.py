@@ -37,7 +37,9 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42) 
     print(format_result(*run_query(lake.root, TOP_CUSTOMERS_SQL)))
     print("\nRevenue by category")
     print(format_result(*run_query(lake.root, CATEGORY_REVENUE_SQL)))
-    print(f'\nDone in {time.monotonic() - started:.1f}s. Query it: shoplake sql "select * from top_customers limit 10"')
+    print(f"\nDone in {time.monotonic() - started:.1f}s.")
+    print('Query it:           .venv/bin/shoplake sql "select * from top_customers limit 10"')
+    print(f"Open the dashboard: .venv/bin/shoplake dashboard   ->  http://127.0.0.1:{settings.dashboard_port}")
     return 0
 
 

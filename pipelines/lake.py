@@ -16,6 +16,9 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     deadletter/clickstream_events/<topic>__p<NNN>__<first>-<last>.parquet
                                           stream messages that broke the contract (raw payload + reason)
     ledger/_stream/<table>/<topic>.json   stream checkpoint: next offset per partition (commit point)
+    state/snowsim.json, snowsim.log       the local fakesnow server of `shoplake snowsim` (pid, port, log)
+    state/prefect/                        Prefect's home (settings, SQLite DB) for `shoplake ui`
+    alerts/alerts.jsonl                   alert log: one JSON object per alert (append-only)
     reports/<target>/                     `shoplake report` output (<report>.<md|csv|html> + index page)
     docs/                                 `shoplake docs`: the generated dbt docs site
 
@@ -96,6 +99,17 @@ class Lake:
         if partition is not None:
             base = base / f"{partition[0]}={partition[1]}"
         return base / f"{name}.parquet"
+
+    def raw_tables(self) -> list[str]:
+        """Every table that has a folder under raw/ (batch contracts and the clickstream alike)."""
+        base = self.root / "raw"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+    def raw_files(self, table: str) -> list[Path]:
+        """The table's complete Parquet files (temporary files are hidden and never match)."""
+        return sorted(p for p in self.raw_dir(table).rglob("*.parquet") if not p.name.startswith("."))
 
     def raw_glob(self, table: str) -> str:
         return str(self.raw_dir(table) / "**" / "*.parquet")
@@ -199,6 +213,29 @@ class Lake:
     def deadletter_glob(self, table: str) -> str:
         return str(self.deadletter_dir(table) / "*.parquet")
 
+    @property
+    def snowsim_state_file(self) -> Path:
+        """pid, port and log of the local fakesnow server started by `shoplake snowsim start`."""
+        return self.state_dir / "snowsim.json"
+
+    @property
+    def snowsim_log_file(self) -> Path:
+        return self.state_dir / "snowsim.log"
+
+    @property
+    def warehouse_lock_file(self) -> Path:
+        """Held by a flow while dbt builds, so scheduled and triggered builds take turns."""
+        return self.state_dir / "warehouse.lock"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.state_dir / "prefect"
+
+    # -- alerts ----------------------------------------------------------------------------
+    @property
+    def alert_log(self) -> Path:
+        return self.root / "alerts" / "alerts.jsonl"
+
     # -- reports and docs ------------------------------------------------------------------
     @property
     def reports_root(self) -> Path:
@@ -297,6 +334,19 @@ def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:
 def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> Path:
+    """Append one JSON line; a single O_APPEND write, so concurrent writers never interleave lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return path
 
 

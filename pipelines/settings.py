@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -31,7 +31,78 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "32",
         "Compact a date partition once it holds this many small stream files (0 = never).",
     ),
+    "SHOPLAKE_DASHBOARD_PORT": ("8501", "Port of `shoplake dashboard` (bound to 127.0.0.1; `--port` overrides)."),
+    "SNOWFLAKE_ACCOUNT": ("", "Snowflake account identifier (target `prod`)."),
+    "SNOWFLAKE_USER": ("", "Snowflake user (target `prod`)."),
+    "SNOWFLAKE_PASSWORD": ("", "Snowflake password (secret: environment only)."),
+    "SNOWFLAKE_ROLE": ("", "Snowflake role (optional)."),
+    "SNOWFLAKE_WAREHOUSE": ("", "Snowflake virtual warehouse that runs queries."),
+    "SNOWFLAKE_DATABASE": ("", "Snowflake database holding the ShopLake schemas."),
+    "SNOWFLAKE_SCHEMA": ("ANALYTICS", "Schema of the dbt `prod` target, where the marts live."),
+    "SNOWFLAKE_HOST": ("", "Optional host override (proxies, emulators such as fakesnow)."),
+    "SNOWFLAKE_PORT": ("", "Optional port override."),
+    "SNOWFLAKE_PROTOCOL": ("", "Optional protocol override (`http` for a local emulator)."),
+    "SNOWFLAKE_PRIVATE_KEY_PATH": ("", "Unencrypted PKCS#8 private key for key-pair auth (instead of the password)."),
+    "SNOWFLAKE_LOGIN_TIMEOUT": ("30", "Seconds to keep retrying a Snowflake login before giving up."),
+    "SHOPLAKE_SNOWSIM_PORT": ("0", "Loopback port for `shoplake snowsim start` (0 = any free port)."),
+    # -- orchestration (Prefect) -----------------------------------------------------------------
+    "PREFECT_API_URL": (
+        "",
+        "Prefect API that `shoplake serve` registers deployments with; empty = the local server of `shoplake ui`.",
+    ),
+    "SHOPLAKE_PREFECT_HOME": (
+        "",
+        "Prefect's state (settings, SQLite DB) for `shoplake ui`; empty = `<lake>/state/prefect`.",
+    ),
+    "SHOPLAKE_PREFECT_PORT": ("4200", "Loopback port of the local Prefect server and UI started by `shoplake ui`."),
+    "SHOPLAKE_INGEST_CRON": (
+        "0 * * * *",
+        "Schedule of the `ingest-batch` deployment (cron, UTC); `off` = on demand only.",
+    ),
+    "SHOPLAKE_PIPELINE_CRON": ("off", "Schedule of the `pipeline` deployment (cron, UTC); `off` = on demand only."),
+    "SHOPLAKE_CLICKSTREAM_RESTART_SECONDS": (
+        "60",
+        "The continuous clickstream deployment is (re)started this often if it is not running; 0 = no deployment.",
+    ),
+    "SHOPLAKE_PROMOTE_CRON": (
+        "0 2 * * *",
+        "Schedule of the nightly `promote` deployment (cron, UTC); `off` = on demand only.",
+    ),
+    "SHOPLAKE_PROMOTE_TARGET": (
+        "",
+        "dbt target the nightly `promote` deployment loads (`prod` or `snowsim`); empty = no promote deployment.",
+    ),
+    "SHOPLAKE_FLOW_RETRIES": ("3", "Retries of flow steps that touch the network (broker, Snowflake, webhooks)."),
+    "SHOPLAKE_FLOW_RETRY_DELAY_SECONDS": (
+        "10",
+        "First retry delay of those steps; each further retry waits twice as long (exponential backoff).",
+    ),
 }
+
+
+@dataclass(frozen=True)
+class SnowflakeSettings:
+    """Connection settings for the Snowflake target; the password never leaves the environment."""
+
+    account: str = ""
+    user: str = ""
+    password: str = field(default="", repr=False)
+    role: str = ""
+    warehouse: str = ""
+    database: str = ""
+    schema: str = "ANALYTICS"
+    host: str = ""
+    port: str = ""
+    protocol: str = ""
+    private_key_path: str = ""
+    login_timeout: str = "30"
+
+    def missing(self) -> list[str]:
+        """Names of the required variables that are not set."""
+        # a password or warehouse may legitimately be absent (emulators); the server then says so
+        required = {"SNOWFLAKE_ACCOUNT": self.account, "SNOWFLAKE_USER": self.user,
+                    "SNOWFLAKE_DATABASE": self.database}  # fmt: skip
+        return [name for name, value in required.items() if not value]
 
 
 @dataclass(frozen=True)
@@ -48,6 +119,19 @@ class Settings:
     stream_flush_seconds: float = 1.0
     stream_flush_events: int = 50_000
     stream_compact_files: int = 32
+    dashboard_port: int = 8501
+    snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
+    snowsim_port: int = 0
+    prefect_api_url: str = ""
+    prefect_home: Path | None = None
+    prefect_port: int = 4200
+    ingest_cron: str = "0 * * * *"
+    pipeline_cron: str = "off"
+    clickstream_restart_seconds: int = 60
+    promote_cron: str = "0 2 * * *"
+    promote_target: str = ""
+    flow_retries: int = 3
+    flow_retry_delay_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -69,6 +153,25 @@ class Settings:
             stream_flush_seconds=float(get("SHOPLAKE_STREAM_FLUSH_SECONDS")),
             stream_flush_events=int(get("SHOPLAKE_STREAM_FLUSH_EVENTS")),
             stream_compact_files=int(get("SHOPLAKE_STREAM_COMPACT_FILES")),
+            dashboard_port=int(get("SHOPLAKE_DASHBOARD_PORT")),
+            snowflake=SnowflakeSettings(
+                **{
+                    name.removeprefix("SNOWFLAKE_").lower(): get(name)
+                    for name in ENV_VARS
+                    if name.startswith("SNOWFLAKE_")
+                }
+            ),
+            snowsim_port=int(get("SHOPLAKE_SNOWSIM_PORT")),
+            prefect_api_url=get("PREFECT_API_URL").strip(),
+            prefect_home=Path(home).expanduser().resolve() if (home := get("SHOPLAKE_PREFECT_HOME").strip()) else None,
+            prefect_port=int(get("SHOPLAKE_PREFECT_PORT")),
+            ingest_cron=get("SHOPLAKE_INGEST_CRON").strip(),
+            pipeline_cron=get("SHOPLAKE_PIPELINE_CRON").strip(),
+            clickstream_restart_seconds=int(get("SHOPLAKE_CLICKSTREAM_RESTART_SECONDS")),
+            promote_cron=get("SHOPLAKE_PROMOTE_CRON").strip(),
+            promote_target=get("SHOPLAKE_PROMOTE_TARGET").strip(),
+            flow_retries=int(get("SHOPLAKE_FLOW_RETRIES")),
+            flow_retry_delay_seconds=float(get("SHOPLAKE_FLOW_RETRY_DELAY_SECONDS")),
         )
 
 

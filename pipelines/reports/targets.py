@@ -6,7 +6,6 @@ target (say, the fakesnow emulator) means writing an opener here, not touching t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -75,31 +74,19 @@ def duckdb_target(settings: Settings) -> Iterator[DbApiTarget]:
         yield DbApiTarget("dev", con, "qmark", f"DuckDB snapshot {current_snapshot_id(lake)}")
 
 
-def snowflake_connection(target: str) -> Any:
-    """Open a snowflake-connector-python connection from SNOWFLAKE_* environment variables.
+def snowflake_connection(settings: Settings, target: str) -> Any:
+    """A snowflake-connector-python session for `prod` (SNOWFLAKE_* settings) or `snowsim` (the local
+    fakesnow of `shoplake snowsim start`), in the model schema, with one-line errors naming the setting
+    to fix (pipelines/warehouse/snowflake.py)."""
+    from ..warehouse.snowflake import connect, resolve_target
 
-    Kept in one small function so the Snowflake target's own settings can replace it. For the
-    `snowsim` target point SNOWFLAKE_HOST/SNOWFLAKE_PORT/SNOWFLAKE_PROTOCOL at a local fakesnow server.
-    """
-    import snowflake.connector
-
-    env = os.environ
-    kwargs: dict[str, Any] = {
-        key: env[f"SNOWFLAKE_{key.upper()}"]
-        for key in ("account", "user", "password", "role", "warehouse", "database", "schema", "host", "protocol")
-        if env.get(f"SNOWFLAKE_{key.upper()}")
-    }
-    if env.get("SNOWFLAKE_PORT"):
-        kwargs["port"] = int(env["SNOWFLAKE_PORT"])
-    if "account" not in kwargs or "user" not in kwargs:
-        raise ShopLakeError(f"target {target}: set SNOWFLAKE_ACCOUNT and SNOWFLAKE_USER (and credentials)")
-    return snowflake.connector.connect(paramstyle="qmark", **kwargs)
+    return connect(resolve_target(settings, target), paramstyle="qmark")
 
 
 @contextmanager
 def snowflake_target(settings: Settings, target: str = "prod") -> Iterator[DbApiTarget]:
     """Reports on Snowflake (or the fakesnow emulator), bound with qmark (server-side binding)."""
-    con = snowflake_connection(target)
+    con = snowflake_connection(settings, target)
     try:
         yield DbApiTarget(target, con, "qmark", f"Snowflake {getattr(con, 'database', '') or ''}".strip())
     finally:

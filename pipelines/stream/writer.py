@@ -457,6 +457,8 @@ def run_stream(lake: Lake, config: WriterConfig, mode: Mode) -> WriterStats:
     def request_stop(_signum: int, _frame: object) -> None:
         writer.stop_requested = True
 
+    if threading.current_thread() is not threading.main_thread():  # e.g. a Prefect task thread:
+        return writer.run(mode)  # signals can only be handled on the main thread
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         return writer.run(mode)

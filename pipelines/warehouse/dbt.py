@@ -65,6 +65,11 @@ class DbtResult:
 def _dbt_env(settings: Settings, target: str) -> Iterator[None]:
     """dbt reads the lake dir and target from the environment (profiles.yml, sources)."""
     wanted = {"SHOPLAKE_LAKE_DIR": str(settings.lake_dir), "DBT_TARGET": target}
+    if wanted["DBT_TARGET"] == "snowsim":
+        # profiles.yml's snowsim target connects to the server recorded in this lake's state dir.
+        from .snowsim import running_port
+
+        wanted["SHOPLAKE_SNOWSIM_ACTIVE_PORT"] = str(running_port(Lake(settings.lake_dir)))
     saved = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
     try:

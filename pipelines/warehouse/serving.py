@@ -2,8 +2,9 @@
 
 DuckDB allows one read-write process per file and read-only openers fail while it is held, so
 the dashboard, `shoplake sql` and reports read `serving/<snapshot>.duckdb`, chosen by the
-`serving/CURRENT` pointer. A publish copies the checkpointed warehouse to a new file and then
-atomically rewrites the pointer; a reader therefore sees one whole build or the previous one.
+`serving/CURRENT` pointer. A publish copies the checkpointed warehouse to a temporary file,
+stamps it with a manifest (row count per table), renames it into place and only then atomically
+rewrites the pointer; a reader therefore sees one whole build or the previous one.
 See docs/architecture.md ("Serving snapshots").
 """
 
@@ -20,10 +21,12 @@ from pathlib import Path
 import duckdb
 
 from ..errors import ShopLakeError
-from ..lake import Lake, atomic_path, write_text_atomic
+from ..lake import TMP_SUFFIX, Lake, atomic_path, write_text_atomic
 
 KEEP_SNAPSHOTS = 3
-GRACE_SECONDS = 120.0  # superseded snapshots younger than this are kept for readers mid-open
+GRACE_SECONDS = 120.0  # a superseded snapshot is kept this long for readers that read the old pointer
+MANIFEST_TABLE = "_snapshot_manifest"  # snapshot_id, published_at, table_name, row_count
+OPEN_ATTEMPTS = 5
 
 
 def release_dbt_duckdb() -> None:
@@ -38,10 +41,16 @@ def release_dbt_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
+def new_snapshot_id(now: dt.datetime | None = None) -> str:
+    """Sortable by publish time (prune relies on it), unique across processes."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.strftime("snap-%Y%m%dT%H%M%S%fZ-") + uuid.uuid4().hex[:6]
+
+
 def publish_snapshot(lake: Lake) -> Path:
-    """Copy the warehouse into a new snapshot and point readers at it."""
+    """Copy the warehouse into a new, manifest-stamped snapshot and point readers at it."""
     release_dbt_duckdb()
-    snapshot_id = dt.datetime.now(dt.timezone.utc).strftime("snap-%Y%m%dT%H%M%S%fZ-") + uuid.uuid4().hex[:6]
+    snapshot_id = new_snapshot_id()
     target = lake.snapshot_path(snapshot_id)
     lake.serving_dir.mkdir(parents=True, exist_ok=True)
     # Holding a read-write connection keeps other writers out while we checkpoint and copy.
@@ -50,6 +59,7 @@ def publish_snapshot(lake: Lake) -> Path:
         con.execute("checkpoint")
         with atomic_path(target) as tmp:
             shutil.copyfile(lake.warehouse_path, tmp)
+            _stamp_manifest(tmp, snapshot_id)
     finally:
         con.close()
     write_text_atomic(lake.serving_pointer, snapshot_id + "\n")
@@ -57,21 +67,63 @@ def publish_snapshot(lake: Lake) -> Path:
     return target
 
 
-def prune_snapshots(lake: Lake, *, keep: int = KEEP_SNAPSHOTS, grace_s: float = GRACE_SECONDS) -> list[Path]:
-    """Delete superseded snapshots beyond the newest `keep` once they are older than the grace period.
+def _stamp_manifest(path: Path, snapshot_id: str) -> None:
+    """Record every base table's row count, so a reader can prove it sees one whole build."""
+    con = duckdb.connect(str(path))
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'main' and table_type = 'BASE TABLE' and table_name <> ? order by 1",
+                [MANIFEST_TABLE],
+            ).fetchall()
+        ]
+        con.execute(f"drop table if exists {MANIFEST_TABLE}")
+        con.execute(
+            f"create table {MANIFEST_TABLE} (snapshot_id varchar, published_at timestamptz, "
+            "table_name varchar, row_count bigint)"
+        )
+        published_at = dt.datetime.now(dt.timezone.utc)
+        for table in tables:
+            # table names come from the catalog of the file we just wrote, not from user input
+            (count,) = con.execute(f'select count(*) from main."{table}"').fetchone()
+            con.execute(f"insert into {MANIFEST_TABLE} values (?, ?, ?, ?)", [snapshot_id, published_at, table, count])
+        con.execute("checkpoint")
+    finally:
+        con.close()
 
-    Readers open a snapshot per query and hold its file descriptor, so an unlinked snapshot stays
-    readable for a reader that already opened it; the grace period covers one that read the
-    pointer but has not opened the file yet.
+
+def prune_snapshots(lake: Lake, *, keep: int = KEEP_SNAPSHOTS, grace_s: float = GRACE_SECONDS) -> list[Path]:
+    """Delete superseded snapshots beyond the newest `keep` once superseded for longer than the grace period.
+
+    A reader that already opened a snapshot holds its file descriptor, and on POSIX an unlinked
+    file stays readable until the last descriptor closes, so deleting never breaks a reader that
+    has it open. The grace period (counted from when the next snapshot was published) covers a
+    reader that read the old pointer but has not opened the file yet; `open_snapshot` also
+    re-reads the pointer and retries if its file vanished. Orphaned temporary copies from a
+    crashed publish are removed after the same grace period.
     """
     current = current_snapshot_id(lake)
-    snapshots = sorted(lake.serving_dir.glob("snap-*.duckdb"), reverse=True)
+    snapshots = sorted(lake.serving_dir.glob("snap-*.duckdb"), reverse=True)  # newest first
     removed = []
     now = time.time()
-    for path in snapshots[keep:]:
-        if path.stem != current and now - path.stat().st_mtime > grace_s:
+    for index in range(keep, len(snapshots)):
+        path = snapshots[index]
+        try:
+            superseded_at = snapshots[index - 1].stat().st_mtime
+        except FileNotFoundError:
+            superseded_at = now
+        if path.stem != current and now - superseded_at > grace_s:
             path.unlink(missing_ok=True)
             removed.append(path)
+    for tmp in lake.serving_dir.glob(f".snap-*{TMP_SUFFIX}"):
+        try:
+            if now - tmp.stat().st_mtime > grace_s:
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+        except FileNotFoundError:
+            continue
     return removed
 
 
@@ -82,22 +134,28 @@ def current_snapshot_id(lake: Lake) -> str | None:
         return None
 
 
-@contextmanager
-def open_snapshot(lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the latest published snapshot; closed on exit."""
-    for attempt in range(3):
+def connect_snapshot(lake: Lake) -> tuple[str, duckdb.DuckDBPyConnection]:
+    """Open the snapshot CURRENT points to, read-only; re-read the pointer if its file just vanished."""
+    last_error: Exception | None = None
+    for attempt in range(OPEN_ATTEMPTS):
         snapshot_id = current_snapshot_id(lake)
         if snapshot_id is None:
             raise ShopLakeError(
                 f"no published warehouse under {lake.serving_dir}; run `shoplake transform` (or `shoplake demo`) first"
             )
+        path = lake.snapshot_path(snapshot_id)
         try:
-            con = duckdb.connect(str(lake.snapshot_path(snapshot_id)), read_only=True)
-            break
-        except duckdb.IOException:
-            if attempt == 2:  # pointer moved and the old file was pruned between read and open
-                raise
-            time.sleep(0.05)
+            return snapshot_id, duckdb.connect(str(path), read_only=True)
+        except (duckdb.IOException, duckdb.CatalogException) as exc:
+            last_error = exc  # pointer moved and the old file was pruned between read and open
+            time.sleep(0.02 * (attempt + 1))
+    raise ShopLakeError(f"could not open the published snapshot under {lake.serving_dir}: {last_error}")
+
+
+@contextmanager
+def open_snapshot(lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the latest published snapshot; closed on exit."""
+    _, con = connect_snapshot(lake)
     try:
         yield con
     finally:

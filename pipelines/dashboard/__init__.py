@@ -1,0 +1,1 @@
+"""The dashboard's data access (`data`) and its launcher (`server`); the Streamlit app lives in app/."""

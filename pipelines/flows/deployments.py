@@ -1,0 +1,130 @@
+"""The deployments `shoplake serve` registers, with schedules and triggers taken from settings.
+
+- ingest-batch: cron (`SHOPLAKE_INGEST_CRON`, hourly)
+- transform: after every completed `ingest_batch` run (event trigger)
+- quality: after every completed `transform` run, when the quality part is installed
+- pipeline: ingest -> transform -> quality, on demand (or `SHOPLAKE_PIPELINE_CRON`)
+- clickstream-continuous: the long-running writer, restarted every `SHOPLAKE_CLICKSTREAM_RESTART_SECONDS`
+  if it is not running (concurrency 1, new runs cancelled while one runs); clickstream-bounded on demand
+- promote: nightly (`SHOPLAKE_PROMOTE_CRON`) when promotion is installed and `SHOPLAKE_PROMOTE_TARGET` is set
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..settings import Settings
+from .optional import load_step, not_configured
+
+TAGS = ["shoplake"]
+
+
+@dataclass
+class DeploymentPlan:
+    deployments: list[Any] = field(default_factory=list)  # prefect RunnerDeployment
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.deployments]
+
+
+def _cron(value: str) -> str | None:
+    return None if value.lower() in ("", "off", "none") else value
+
+
+def after_completed(flow_name: str) -> Any:
+    """A trigger that fires when a run of `flow_name` completes."""
+    from prefect.events import DeploymentEventTrigger
+
+    return DeploymentEventTrigger(
+        name=f"after {flow_name} completes",
+        expect={"prefect.flow-run.Completed"},
+        match_related={"prefect.resource.role": "flow", "prefect.resource.name": flow_name},
+    )
+
+
+def build_deployments(settings: Settings) -> DeploymentPlan:
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.deployments.runner import EntrypointType
+
+    from .ingest import ingest_batch, ingest_clickstream
+    from .pipeline import pipeline
+    from .promote import promote
+    from .quality import quality
+    from .transform import transform
+
+    common: dict[str, Any] = {"tags": TAGS, "entrypoint_type": EntrypointType.MODULE_PATH}
+    one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+    plan = DeploymentPlan()
+    plan.deployments += [
+        ingest_batch.to_deployment(
+            "ingest-batch", cron=_cron(settings.ingest_cron), concurrency_limit=one_at_a_time,
+            description="Land new batch exports (contract checks, quarantine, ledger).", **common,
+        ),
+        transform.to_deployment(
+            "transform", triggers=[after_completed("ingest_batch")], concurrency_limit=one_at_a_time,
+            description="dbt build after each completed batch ingest; publishes a reader snapshot.", **common,
+        ),
+        pipeline.to_deployment(
+            "pipeline", cron=_cron(settings.pipeline_cron), concurrency_limit=one_at_a_time,
+            description="Batch ingest -> dbt build -> quality checks; alerts on failure.", **common,
+        ),
+    ]  # fmt: skip
+    if load_step("quality") is not None:
+        plan.deployments.append(
+            quality.to_deployment(
+                "quality", triggers=[after_completed("transform")],
+                description="Freshness and data-quality checks after each transform.", **common,
+            )
+        )  # fmt: skip
+    else:
+        plan.skipped.append(not_configured("quality"))
+    if load_step("clickstream") is None:
+        plan.skipped.append(not_configured("clickstream"))
+    else:
+        plan.deployments.append(
+            ingest_clickstream.to_deployment(
+                "clickstream-bounded", parameters={"forever": False}, concurrency_limit=one_at_a_time,
+                description="Clickstream up to the end offsets seen at start, then stop.", **common,
+            )
+        )  # fmt: skip
+        if settings.clickstream_restart_seconds > 0:
+            plan.deployments.append(
+                ingest_clickstream.to_deployment(
+                    "clickstream-continuous", parameters={"forever": True},
+                    interval=settings.clickstream_restart_seconds,
+                    concurrency_limit=ConcurrencyLimitConfig(
+                        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+                    ),
+                    description="The long-running clickstream writer; restarted by schedule if it stops.", **common,
+                )
+            )  # fmt: skip
+    if load_step("promote") is None:
+        plan.skipped.append(not_configured("promote"))
+    elif not settings.promote_target:
+        plan.skipped.append("promote: not configured (SHOPLAKE_PROMOTE_TARGET is empty)")
+    else:
+        plan.deployments.append(
+            promote.to_deployment(
+                "promote", cron=_cron(settings.promote_cron), parameters={"target": settings.promote_target},
+                concurrency_limit=one_at_a_time, description="Nightly promotion of the lake to Snowflake.", **common,
+            )
+        )  # fmt: skip
+    return plan
+
+
+def serve_deployments(settings: Settings) -> None:
+    """`shoplake serve`: register the deployments with the Prefect API and run their flow runs here."""
+    from .server import configure_prefect_env, require_server
+
+    url = require_server(settings)
+    configure_prefect_env(settings)
+    from prefect import serve
+
+    plan = build_deployments(settings)
+    print(f"Serving {len(plan.deployments)} deployment(s) against {url}: {', '.join(plan.names)}")
+    for reason in plan.skipped:
+        print(f"  not registered: {reason}")
+    serve(*plan.deployments)

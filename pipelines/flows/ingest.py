@@ -1,0 +1,96 @@
+"""Ingest flows: batch exports (hourly) and the clickstream (bounded run or continuous)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+
+from ..alerts import raise_alert
+from ..batch.ingest import ingest_all
+from ..lake import Lake
+from ..settings import get_settings
+from .common import alert_on_failure, network_retries
+from .optional import load_step, not_configured
+
+
+@task(name="ingest-batch-exports")
+def ingest_batch_step() -> dict[str, Any]:
+    """Ingest new exports (the ledger skips files already landed); counts go to an artifact."""
+    settings = get_settings()
+    logger = get_run_logger()
+    report = ingest_all(settings.lake_dir, progress=False)
+    landed = [f for f in report.files if f.status == "landed"]
+    rows = [
+        {"file": f"{f.table}/{f.path.name}", "status": f.status, "rows_in": f.rows_in,
+         "landed": f.rows_landed, "quarantined": f.rows_quarantined, "error": f.error or ""}
+        for f in report.files
+    ]  # fmt: skip
+    for row in rows:
+        logger.info("%(file)s: %(status)s, %(rows_in)s in, %(landed)s landed, %(quarantined)s quarantined", row)
+    create_table_artifact(
+        key="batch-ingest",
+        table=rows or [{"file": "(no exports in the landing area)"}],
+        description=f"{len(landed)} new file(s) landed, {len(report.failed_files)} rejected",
+    )
+    if report.failed_files:
+        # A rejected file lands nothing and stays in the landing area; the rest of the batch goes on.
+        raise_alert(
+            settings,
+            source="ingest-batch",
+            title=f"{len(report.failed_files)} export file(s) rejected",
+            detail="; ".join(f"{f.table}/{f.path.name}: {f.error}" for f in report.failed_files),
+            context={"files": [str(f.path) for f in report.failed_files]},
+        )
+        logger.error("rejected: %s", ", ".join(f"{f.table}/{f.path.name}" for f in report.failed_files))
+    return {
+        "files_landed": len(landed),
+        "files_rejected": len(report.failed_files),
+        "totals": report.totals(),
+    }
+
+
+@flow(name="ingest_batch", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
+def ingest_batch() -> dict[str, Any]:
+    """Discover new batch exports in the landing area and land them in the raw lake."""
+    return ingest_batch_step()
+
+
+def run_clickstream(mode: str) -> dict[str, Any] | None:
+    """Run the stream writer exactly as `shoplake stream` does; None when the writer is not installed."""
+    run_stream = load_step("clickstream")
+    if run_stream is None:
+        return None
+    from ..stream.broker import bootstrap_servers, ensure_topic
+    from ..stream.writer import WriterConfig
+
+    settings = get_settings()
+    bootstrap = bootstrap_servers(settings)
+    ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
+    config = WriterConfig(
+        bootstrap=bootstrap,
+        topic=settings.clickstream_topic,
+        flush_seconds=settings.stream_flush_seconds,
+        flush_events=settings.stream_flush_events,
+        compact_files=settings.stream_compact_files,
+    )
+    stats = run_stream(Lake(settings.lake_dir), config, mode)
+    return {"summary": stats.summary(), "events": stats.events, "dead_letters": stats.dead_letters}
+
+
+@task(name="ingest-clickstream")
+def ingest_clickstream_step(forever: bool) -> dict[str, Any] | None:
+    logger = get_run_logger()
+    result = run_clickstream("forever" if forever else "until-caught-up")
+    if result is None:
+        logger.warning(not_configured("clickstream"))
+        return None
+    logger.info(result["summary"])
+    return result
+
+
+@flow(name="ingest_clickstream", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
+def ingest_clickstream(forever: bool = False) -> dict[str, Any] | None:
+    """Clickstream -> lake. Bounded (up to the end offsets seen at start) unless `forever`."""
+    return ingest_clickstream_step.with_options(**network_retries(get_settings()))(forever)

@@ -1,0 +1,51 @@
+"""Quality flow: freshness and data-quality checks from the quality part, when it is installed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+
+from ..alerts import raise_alert
+from ..errors import ShopLakeError
+from ..settings import get_settings
+from .common import alert_on_failure, network_retries
+from .optional import load_step, not_configured
+
+
+class QualityChecksFailed(ShopLakeError):
+    """An error-severity quality check failed."""
+
+
+@task(name="quality-checks")
+def quality_step() -> dict[str, Any] | None:
+    """Run the checks; an error-severity failure raises an alert and fails the step."""
+    logger = get_run_logger()
+    run_quality = load_step("quality")
+    if run_quality is None:
+        logger.warning(not_configured("quality"))
+        return None
+    settings = get_settings()
+    result = run_quality(settings)
+    summary = result.summary()
+    logger.info(summary)
+    if not result.success:
+        raise_alert(settings, source="quality", title="data-quality checks failed", detail=summary)
+        raise QualityChecksFailed(summary.splitlines()[0] if summary else "quality checks failed")
+    return {"summary": summary}
+
+
+def quality_task() -> Any:
+    # The checks may post alerts to a webhook: retry with backoff, but a failed check is not retried.
+    return quality_step.with_options(
+        **network_retries(get_settings()),
+        retry_condition_fn=lambda _t, _r, state: (
+            not isinstance(state.result(raise_on_failure=False), QualityChecksFailed)
+        ),
+    )
+
+
+@flow(name="quality", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
+def quality() -> dict[str, Any] | None:
+    """Freshness and data-quality checks on the latest build."""
+    return quality_task()()

@@ -1,0 +1,492 @@
+"""`shoplake promote`: load the lake's raw Parquet into Snowflake's RAW schema, then `dbt build` there.
+
+Protocol per raw table (any folder under `lake/raw/`, so new tables need no new code):
+1. create `RAW.<table>` from its contract (or from the Parquet schema when it has none) if missing;
+2. check every lake file's columns against the table: new columns are added as nullable columns
+   (or, with `on_new_column="refuse"`, the table is refused) and a type conflict refuses the table,
+   all before anything is loaded, so a table is never loaded half-way;
+3. `PUT` each file not yet on the stage to `@RAW.SHOPLAKE_LAKE/<table>/<path in the lake>` (lake file
+   names carry the source file's hash, so stage paths are unique and mirror the lake);
+4. in ONE transaction: `COPY INTO ... FROM @STAGE/<table>/ MATCH_BY_COLUMN_NAME=CASE_INSENSITIVE` and
+   record the files that were pending in the manifest table `RAW._SHOPLAKE_LOADED_FILES`.
+Snowflake's load history skips a file that was loaded before, so a run killed anywhere (after PUT,
+after COPY) resumes without duplicates; the manifest additionally survives the loss of the
+stage or of load history (fakesnow restarts, Snowflake's 64-day load metadata window).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..batch.contract import load_contracts
+from ..errors import ShopLakeError
+from ..lake import Lake
+from ..settings import Settings
+from .snowflake import RAW_SCHEMA, Target, connect, quote, resolve_target
+
+STAGE = "SHOPLAKE_LAKE"  # internal stage in RAW, referenced unqualified after `use schema RAW`
+MANIFEST = f"{RAW_SCHEMA}._SHOPLAKE_LOADED_FILES"
+
+CONTRACT_TYPES = {
+    "bigint": "NUMBER(38,0)", "double": "FLOAT", "string": "VARCHAR", "date": "DATE",
+    "timestamp": "TIMESTAMP_TZ", "boolean": "BOOLEAN",
+}  # fmt: skip
+# Rows that carry their source position (the clickstream writer's topic partition and offset) may be
+# rewritten into new lake files by compaction (small files merged under a new name). Such tables load
+# through a scratch table, and only rows whose position is not in RAW yet are inserted.
+ROW_IDENTITY = ("source_partition", "source_offset")
+LINEAGE_COLUMNS = (("_source_line", "NUMBER(38,0)"), ("_source_file", "VARCHAR"), ("_ingested_at", "TIMESTAMP_NTZ"))
+# Which Snowflake column types (information_schema.columns.data_type) accept a Parquet type family.
+ACCEPTS = {
+    "integer": {"NUMBER", "FLOAT", "DECIMAL", "INT", "BIGINT", "INTEGER", "DOUBLE", "REAL"},
+    "decimal": {"NUMBER", "FLOAT", "DECIMAL", "DOUBLE", "REAL"},
+    "float": {"FLOAT", "DOUBLE", "REAL"},
+    "string": {"TEXT", "VARCHAR", "STRING"},
+    "boolean": {"BOOLEAN"},
+    "date": {"DATE"},
+    "timestamp": {"TIMESTAMP_NTZ", "TIMESTAMP_TZ", "TIMESTAMP_LTZ", "TIMESTAMP"},
+}
+
+
+@dataclass(frozen=True)
+class LakeFile:
+    path: Path
+    rel: str  # posix path under lake/raw/<table>/, also the path under @STAGE/<table>/
+    rows: int
+    schema: pa.Schema
+
+
+@dataclass
+class TablePromotion:
+    table: str
+    lake_files: int = 0
+    lake_rows: int = 0
+    uploaded: int = 0
+    already_staged: int = 0
+    loaded_files: int = 0
+    loaded_rows: int = 0
+    skipped_files: int = 0  # in the manifest or in Snowflake's load history already
+    snowflake_rows: int | None = None
+    created: bool = False
+    added_columns: list[str] = field(default_factory=list)
+    status: str = "ok"  # ok | refused | failed | mismatch
+    message: str | None = None
+
+
+@dataclass
+class PromotionReport:
+    target: str
+    tables: list[TablePromotion] = field(default_factory=list)
+    dbt_summary: str | None = None
+    dbt_success: bool | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(t.status == "ok" for t in self.tables) and self.dbt_success is not False
+
+    def summary(self) -> str:
+        """The rendered report (the Prefect `promote` flow logs this)."""
+        return self.render()
+
+    def render(self) -> str:
+        head = (
+            f"{'table':<22} {'lake files':>10} {'uploaded':>9} {'loaded':>7} {'skipped':>8} {'rows loaded':>12} "
+            f"{'lake rows':>10} {'snowflake':>10}  status"
+        )
+        lines = [f"promotion to {self.target}:", head]
+        for t in self.tables:
+            sf_rows = "-" if t.snowflake_rows is None else f"{t.snowflake_rows:,}"
+            lines.append(
+                f"{t.table:<22} {t.lake_files:>10,} {t.uploaded:>9,} {t.loaded_files:>7,} {t.skipped_files:>8,} "
+                f"{t.loaded_rows:>12,} {t.lake_rows:>10,} {sf_rows:>10}  {t.status}"
+            )
+            if t.created:
+                lines.append(f"{'':<24}created RAW.{t.table.upper()}")
+            if t.added_columns:
+                lines.append(f"{'':<24}added nullable column(s): {', '.join(t.added_columns)}")
+            if t.message:
+                lines.append(f"{'':<24}{t.message}")
+        if not self.tables:
+            lines.append("(no raw tables in the lake; run `shoplake ingest` first)")
+        totals = (
+            sum(t.loaded_files for t in self.tables), sum(t.loaded_rows for t in self.tables),
+            sum(t.skipped_files for t in self.tables),
+        )  # fmt: skip
+        lines.append(
+            f"total: {totals[0]:,} files / {totals[1]:,} rows loaded, {totals[2]:,} files skipped "
+            f"(already loaded) in {self.seconds:.1f}s"
+        )
+        if self.dbt_summary:
+            lines.append(self.dbt_summary)
+        return "\n".join(lines)
+
+
+def _log(message: str, progress: bool) -> None:
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+# -- lake side ---------------------------------------------------------------------------------
+
+
+def lake_files(lake: Lake, table: str) -> list[LakeFile]:
+    """The table's Parquet files with row counts and schemas from their footers (no data read)."""
+    out = []
+    base = lake.raw_dir(table)
+    for path in lake.raw_files(table):
+        try:
+            meta = pq.read_metadata(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ShopLakeError(f"lake file {path} is not readable Parquet ({exc})") from None
+        out.append(LakeFile(path=path, rel=path.relative_to(base).as_posix(), rows=meta.num_rows,
+                            schema=meta.schema.to_arrow_schema()))  # fmt: skip
+    return out
+
+
+def _family(dtype: pa.DataType) -> str | None:
+    if pa.types.is_integer(dtype):
+        return "integer"
+    if pa.types.is_decimal(dtype):
+        return "decimal"
+    if pa.types.is_floating(dtype):
+        return "float"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_dictionary(dtype):
+        return "string"
+    if pa.types.is_boolean(dtype):
+        return "boolean"
+    if pa.types.is_date(dtype):
+        return "date"
+    if pa.types.is_timestamp(dtype):
+        return "timestamp"
+    return None
+
+
+def snowflake_type(dtype: pa.DataType) -> str:
+    """The Snowflake column type for a Parquet column (used for tables without a contract and new columns)."""
+    family = _family(dtype)
+    if family == "decimal":
+        return f"NUMBER({dtype.precision},{dtype.scale})"
+    if family == "timestamp":
+        return "TIMESTAMP_TZ" if dtype.tz else "TIMESTAMP_NTZ"
+    mapping = {"integer": "NUMBER(38,0)", "float": "FLOAT", "string": "VARCHAR", "boolean": "BOOLEAN",
+               "date": "DATE"}  # fmt: skip
+    if family not in mapping:
+        raise ShopLakeError(f"Parquet type {dtype} has no Snowflake mapping in promotion")
+    return mapping[family]
+
+
+# -- Snowflake side ----------------------------------------------------------------------------
+
+
+def ensure_raw(cur) -> None:
+    cur.execute(f"create schema if not exists {RAW_SCHEMA}")
+    cur.execute(f"use schema {RAW_SCHEMA}")
+    cur.execute(f"create stage if not exists {STAGE}")
+    cur.execute(
+        f"create table if not exists {MANIFEST} (table_name varchar, file_path varchar, status varchar, "
+        "rows_loaded number(38,0), promoted_at timestamp_ntz)"
+    )
+
+
+def table_columns(cur, table: str) -> dict[str, str]:
+    """Column name (upper case) -> data_type of RAW.<table>; empty when the table does not exist."""
+    cur.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        (RAW_SCHEMA, table.upper()),
+    )
+    return {str(name).upper(): str(dtype).upper() for name, dtype in cur.fetchall()}
+
+
+def _create_table(cur, table: str, files: list[LakeFile]) -> None:
+    contract = load_contracts().get(table)
+    if contract is not None:
+        columns = [(c.name, CONTRACT_TYPES[c.type]) for c in contract.columns] + list(LINEAGE_COLUMNS)
+    else:  # e.g. clickstream events: the Parquet schema is the contract
+        seen: dict[str, str] = {}
+        for f in files:
+            for fld in f.schema:
+                seen.setdefault(fld.name, snowflake_type(fld.type))
+        columns = list(seen.items())
+    body = ", ".join(f"{quote(name)} {sf_type}" for name, sf_type in columns)
+    cur.execute(f"create table if not exists {RAW_SCHEMA}.{quote(table)} ({body})")
+
+
+def plan_columns(table: str, existing: dict[str, str], files: list[LakeFile]) -> tuple[dict[str, str], list[str]]:
+    """New columns to add (name -> type) and type conflicts, over every file of the table."""
+    new: dict[str, str] = {}
+    conflicts: list[str] = []
+    for f in files:
+        for fld in f.schema:
+            name = fld.name.upper()
+            if name.startswith("__"):  # pandas/polars index artefacts
+                continue
+            if name not in existing:
+                new.setdefault(fld.name, snowflake_type(fld.type))
+                continue
+            family = _family(fld.type)
+            base = existing[name].split("(")[0]
+            if family is None or base not in ACCEPTS[family]:
+                conflicts.append(f"{f.rel}: column {fld.name} is {fld.type} but RAW.{table.upper()} has {base}")
+    return new, conflicts
+
+
+def staged_files(cur, table: str) -> set[str]:
+    """Paths under @STAGE/<table>/ that are already uploaded."""
+    # The whole stage, filtered here: fakesnow's LIST takes no path (Snowflake's does).
+    cur.execute(f"list @{STAGE}")
+    out = set()
+    for row in cur.fetchall():
+        parts = str(row[0]).split("/")
+        # LIST names are "<stage>/<table>/<path>"; keep <path>.
+        if len(parts) > 2 and parts[1] == table:
+            out.add("/".join(parts[2:]))
+    return out
+
+
+def manifest_files(cur, table: str) -> set[str]:
+    cur.execute(f"select file_path from {MANIFEST} where table_name = %s", (table,))
+    return {str(r[0]) for r in cur.fetchall()}
+
+
+def upload(cur, table: str, files: list[LakeFile]) -> int:
+    """PUT each file to @STAGE/<table>/<its lake folder>/; existing stage files are not overwritten."""
+    for f in files:
+        folder = f.rel.rsplit("/", 1)[0] + "/" if "/" in f.rel else ""
+        uri = f.path.resolve().as_uri().replace("'", "\\'")
+        cur.execute(f"put '{uri}' @{STAGE}/{table}/{folder} auto_compress=false overwrite=false parallel=4")
+    return len(files)
+
+
+def copy_files(cur, table: str, rels: list[str], *, into: str | None = None) -> dict[str, tuple[str, int]]:
+    """COPY the table's stage folder into RAW.<table>; returns stage path -> (status, rows loaded).
+
+    One statement for the whole folder: Snowflake's load history reports files it loaded before as
+    LOAD_SKIPPED, so only new files load. (FILES=(...) would be narrower, but fakesnow rejects it
+    for internal stages.) Not a transaction on its own: `load_table` wraps it with the manifest insert.
+    """
+    cur.execute(
+        f"copy into {into or f'{RAW_SCHEMA}.{quote(table)}'} from @{STAGE}/{table}/ "
+        "file_format = (type = parquet) match_by_column_name = case_insensitive on_error = abort_statement"
+    )
+    prefix = f"/{table}/"
+    results: dict[str, tuple[str, int]] = {}
+    for row in cur.fetchall():
+        if len(row) < 4:  # the single "Copy executed with 0 files processed." row
+            continue
+        name, status, rows_loaded = str(row[0]), str(row[1]).upper(), int(row[3] or 0)
+        rel = name.split(prefix, 1)[1] if prefix in name else name
+        results[rel] = (status, rows_loaded)
+    # Snowflake leaves files it loaded before out of COPY's result (fakesnow lists them as
+    # LOAD_SKIPPED); either way they are already in the table. The row-count check after the load
+    # catches a file that was neither loaded now nor before.
+    for rel in rels:
+        results.setdefault(rel, ("LOAD_SKIPPED", 0))
+    return results
+
+
+def row_identity(files: list[LakeFile]) -> tuple[str, ...] | None:
+    """ROW_IDENTITY when every file of the table carries it (stream tables), else None (batch files
+    are immutable and named by content hash, so file-level idempotency is enough)."""
+    if files and all(set(ROW_IDENTITY) <= set(f.schema.names) for f in files):
+        return ROW_IDENTITY
+    return None
+
+
+def scratch_table(table: str) -> str:
+    return f"{RAW_SCHEMA}.{quote('_LOAD_' + table.upper())}"
+
+
+def ensure_scratch(cur, table: str) -> None:
+    """The keyed load's scratch table, shaped like RAW.<table>. It is kept between runs (emptied with
+    DELETE, never TRUNCATE or replace) because Snowflake's load history belongs to the table."""
+    raw = f"{RAW_SCHEMA}.{quote(table)}"
+    cur.execute(f"create transient table if not exists {scratch_table(table)} like {raw}")
+    scratch_cols = table_columns(cur, "_LOAD_" + table.upper())
+    if set(scratch_cols) != set(table_columns(cur, table)):  # RAW gained a column: reshape (loses history once)
+        cur.execute(f"drop table {scratch_table(table)}")
+        cur.execute(f"create transient table {scratch_table(table)} like {raw}")
+
+
+def load_table(
+    cur, table: str, rels: list[str], *, key: tuple[str, ...] | None = None
+) -> tuple[dict[str, tuple[str, int]], int | None]:
+    """COPY and record in the manifest atomically: one transaction per table.
+
+    With `key`, files are COPYed into the scratch table and only rows whose key is not in RAW yet are
+    inserted; returns the per-file COPY results and the number of rows inserted (None without `key`).
+    """
+    raw = f"{RAW_SCHEMA}.{quote(table)}"
+    cur.execute("begin")
+    try:
+        inserted = None
+        if key is None:
+            results = copy_files(cur, table, rels)
+        else:
+            scratch = scratch_table(table)
+            cur.execute(f"delete from {scratch}")
+            results = copy_files(cur, table, rels, into=scratch)
+            columns = ", ".join(quote(c) for c in table_columns(cur, table))
+            partition = ", ".join(quote(k) for k in key)
+            match = " and ".join(f"r.{quote(k)} = l.{quote(k)}" for k in key)
+            before = count_rows(cur, table)
+            cur.execute(
+                f"insert into {raw} ({columns}) select {columns} from ("
+                f"select *, row_number() over (partition by {partition} order by {partition}) as shoplake_rn "
+                f"from {scratch}) as l where l.shoplake_rn = 1 "
+                f"and not exists (select 1 from {raw} as r where {match})"
+            )
+            inserted = count_rows(cur, table) - before
+            cur.execute(f"delete from {scratch}")
+        failed = {r: s for r, (s, _) in results.items() if s not in ("LOADED", "LOAD_SKIPPED")}
+        if failed:
+            raise ShopLakeError(f"COPY INTO RAW.{table.upper()} did not load {len(failed)} file(s): {failed}")
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        cur.executemany(
+            f"insert into {MANIFEST} (table_name, file_path, status, rows_loaded, promoted_at) "
+            "values (%s, %s, %s, %s, %s)",
+            [(table, rel, *results[rel], now) for rel in rels],
+        )
+        cur.execute("commit")
+    except BaseException:
+        cur.execute("rollback")
+        raise
+    return results, inserted
+
+
+def count_rows(cur, table: str) -> int:
+    cur.execute(f"select count(*) from {RAW_SCHEMA}.{quote(table)}")
+    return int(cur.fetchone()[0])
+
+
+# -- the promotion -----------------------------------------------------------------------------
+
+
+def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", progress: bool = True) -> TablePromotion:
+    """Promote one raw table; see the module docstring for the protocol."""
+    result = TablePromotion(table=table)
+    files = lake_files(lake, table)
+    result.lake_files, result.lake_rows = len(files), sum(f.rows for f in files)
+    if not files:
+        result.message = "no Parquet files in the lake"
+        return result
+    existing = table_columns(cur, table)
+    if not existing:
+        _create_table(cur, table, files)
+        existing = table_columns(cur, table)
+        result.created = True
+    new, conflicts = plan_columns(table, existing, files)
+    if conflicts:
+        result.status = "refused"
+        result.message = f"refused, nothing loaded: {conflicts[0]}" + (
+            f" (+{len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+        )
+        _log(f"{table}: {result.message}", progress)
+        return result
+    if new and on_new_column == "refuse":
+        result.status = "refused"
+        result.message = (
+            f"refused, nothing loaded: lake files have column(s) {', '.join(new)} not in RAW.{table.upper()} "
+            "(run without --refuse-new-columns to add them as nullable columns, or add them in Snowflake)"
+        )
+        _log(f"{table}: {result.message}", progress)
+        return result
+    for name, sf_type in new.items():
+        cur.execute(f"alter table {RAW_SCHEMA}.{quote(table)} add column {quote(name)} {sf_type}")
+        result.added_columns.append(f"{name} {sf_type}")
+
+    done = manifest_files(cur, table)
+    pending = [f for f in files if f.rel not in done]
+    result.skipped_files = len(files) - len(pending)
+    _log(f"{table}: {len(files)} lake file(s), {len(pending)} not yet promoted", progress)
+    if pending:
+        staged = staged_files(cur, table)
+        to_upload = [f for f in pending if f.rel not in staged]
+        result.already_staged = len(pending) - len(to_upload)
+        started = time.monotonic()
+        vanished = [f for f in to_upload if not f.path.exists()]  # e.g. compacted since we listed
+        if vanished:
+            pending = [f for f in pending if f not in vanished]
+            to_upload = [f for f in to_upload if f not in vanished]
+            result.message = f"{len(vanished)} file(s) disappeared from the lake during promotion; run it again"
+        for i, f in enumerate(to_upload, 1):
+            upload(cur, table, [f])
+            if progress and (i == len(to_upload) or i % 25 == 0):
+                _log(f"{table}: uploaded {i}/{len(to_upload)} ({time.monotonic() - started:.1f}s)", progress)
+        result.uploaded = len(to_upload)
+        rels = [f.rel for f in pending]
+        key = row_identity(files)
+        if key is not None:
+            ensure_scratch(cur, table)
+        results, inserted = load_table(cur, table, rels, key=key)
+        for status, rows in (results[r] for r in rels):
+            if status == "LOADED":
+                result.loaded_files += 1
+                result.loaded_rows += rows
+            else:
+                result.skipped_files += 1
+        if inserted is not None and inserted != result.loaded_rows:
+            result.message = (
+                f"{result.loaded_rows - inserted:,} row(s) of rewritten (compacted) files were in RAW already; "
+                f"inserted {inserted:,}"
+            )
+            result.loaded_rows = inserted
+        _log(f"{table}: loaded {result.loaded_files} file(s), {result.loaded_rows:,} rows", progress)
+    result.snowflake_rows = count_rows(cur, table)
+    if result.snowflake_rows != result.lake_rows:
+        result.status = "mismatch"
+        result.message = (
+            f"RAW.{table.upper()} holds {result.snowflake_rows:,} rows but the lake holds {result.lake_rows:,}"
+        )
+    return result
+
+
+def promote(
+    settings: Settings,
+    target: str = "prod",
+    *,
+    tables: list[str] | None = None,
+    on_new_column: str = "add",
+    build: bool = True,
+    progress: bool = True,
+) -> PromotionReport:
+    """`shoplake promote`: every raw table of the lake into Snowflake, then `dbt build` there."""
+    from snowflake.connector import errors as sf_errors
+
+    started = time.monotonic()
+    lake = Lake(settings.lake_dir)
+    resolved: Target = resolve_target(settings, target)
+    report = PromotionReport(target=target)
+    names = [t for t in lake.raw_tables() if not tables or t in tables]
+    con = connect(resolved)
+    try:
+        cur = con.cursor()
+        ensure_raw(cur)
+        for table in names:
+            try:
+                outcome = promote_table(cur, lake, table, on_new_column=on_new_column, progress=progress)
+            except (sf_errors.Error, ShopLakeError) as exc:
+                # load_table rolled back: nothing of this table was loaded; the other tables go on.
+                first_line = (str(getattr(exc, "msg", "") or exc).strip().splitlines() or ["?"])[0]
+                outcome = TablePromotion(table=table, status="failed", message=f"failed, nothing loaded: {first_line}")
+                _log(f"{table}: {outcome.message}", progress)
+            report.tables.append(outcome)
+    finally:
+        con.close()
+    report.seconds = time.monotonic() - started
+    if build and report.tables and all(t.status == "ok" for t in report.tables):
+        from .dbt import run_dbt_build
+
+        dbt_result = run_dbt_build(settings, target=target, progress=progress, publish=False)
+        report.dbt_success, report.dbt_summary = dbt_result.success, dbt_result.summary()
+    elif build and report.tables:
+        report.dbt_summary = "dbt build skipped: fix the tables above first (the marts were left as they were)"
+    return report

@@ -1,0 +1,37 @@
+"""Test lakes for the flow tests: fresh generated exports, and a lake whose data breaks a dbt test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.generate.batch import generate_exports
+from pipelines.lake import Lake, write_parquet_atomic
+
+SCALE = 0.01  # ~10k orders: a dbt build takes a few seconds
+BROKEN_TEST = "accepted_values_stg_shop__orders_order_status"
+
+
+def make_lake(root: Path) -> Lake:
+    """A lake with generated exports in its landing area (nothing ingested yet)."""
+    generate_exports(root, scale=SCALE, seed=7)
+    return Lake(root).ensure()
+
+
+def add_order_with_unknown_status(lake: Lake) -> Path:
+    """Land one order whose status the contract would reject, as a buggy writer might.
+
+    The accepted_values test on stg_shop__orders.order_status (error severity) then fails the build.
+    Nothing in the repo's dbt project changes: the broken fixture is the data.
+    """
+    files = sorted(lake.raw_dir("orders").rglob("*.parquet"))
+    assert files, "ingest the lake before breaking it"
+    all_ids = pl.read_parquet(lake.raw_glob("orders"), hive_partitioning=False)["order_id"]
+    template = pl.read_parquet(files[0], hive_partitioning=False).head(1)
+    bad = template.with_columns(
+        pl.lit(int(all_ids.max()) + 1, dtype=template.schema["order_id"]).alias("order_id"),
+        pl.lit("lost_in_transit").alias("order_status"),
+        pl.lit("orders-buggy-writer.csv").alias("_source_file"),
+    )
+    return write_parquet_atomic(bad, files[0].with_name("orders-buggy-writer.parquet"))

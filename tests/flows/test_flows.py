@@ -1,0 +1,171 @@
+"""Flows under prefect_test_harness; every result is checked against the lake and the warehouse."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import duckdb
+import pytest
+
+from pipelines.alerts import read_alerts
+from pipelines.lake import Lake
+from pipelines.settings import Settings
+from pipelines.warehouse.query import run_query
+
+from .lakes import BROKEN_TEST, add_order_with_unknown_status
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _ledger_totals(lake: Lake) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for path in lake.ledger_root.glob("*/*.json"):
+        record = json.loads(path.read_text())
+        totals[record["table"]] = totals.get(record["table"], 0) + record["rows_landed"]
+    return totals
+
+
+def _artifact(key: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1
+        )
+    assert found, f"no artifact {key!r}"
+    return found[0]
+
+
+def _rows(artifact) -> list[dict]:
+    """A table artifact's rows (Prefect stores them as a JSON string)."""
+    return json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+
+
+def test_ingest_batch_lands_exports_once(lake: Lake) -> None:
+    from pipelines.flows.ingest import ingest_batch
+
+    first = ingest_batch()
+    landed = _ledger_totals(lake)
+    assert first["files_landed"] == 5 and first["files_rejected"] == 0
+    assert {t: v["landed"] for t, v in first["totals"].items()} == landed
+    raw_orders = duckdb.sql(f"select count(*) from read_parquet('{lake.raw_glob('orders')}')").fetchall()[0][0]
+    assert raw_orders == landed["orders"] > 0
+    artifact = _artifact("batch-ingest")
+    assert "5 new file(s) landed" in artifact.description
+    assert {row["file"] for row in _rows(artifact)} == {f"{t}/{t}.csv" for t in landed}
+
+    second = ingest_batch()  # the ledger makes a re-run a no-op
+    assert second["files_landed"] == 0
+    assert _ledger_totals(lake) == landed
+
+
+def test_rejected_export_raises_an_alert_and_the_rest_lands(lake: Lake) -> None:
+    from pipelines.flows.ingest import ingest_batch
+
+    bad = lake.landing_dir("orders") / "orders-2099-01.csv"
+    bad.write_text("ORDER_ID;CUSTOMER_ID;ORDER_DATE;ORDER_AMOUNT\n1;2;2099-01-01;3.5\n")  # wrong delimiter
+    result = ingest_batch()
+    assert result["files_rejected"] == 1 and result["files_landed"] == 5
+    assert set(_ledger_totals(lake)) == {"categories", "customers", "orders", "products", "order_items"}
+    (alert,) = read_alerts(lake.root)
+    assert alert["source"] == "ingest-batch" and "orders-2099-01.csv" in alert["detail"]
+    assert "delimiter" in alert["detail"]
+
+
+def test_serve_without_a_server_is_a_one_line_error(tmp_path, monkeypatch, capsys) -> None:
+    from pipelines.cli import main
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.setenv("SHOPLAKE_PREFECT_PORT", str(port))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert main(["serve"]) == 2
+    assert f"no Prefect server answers at http://127.0.0.1:{port}/api" in capsys.readouterr().err
+
+
+def test_transform_builds_and_publishes_warehouse(lake: Lake) -> None:
+    from pipelines.flows.ingest import ingest_batch
+    from pipelines.flows.transform import transform
+
+    ingest_batch()
+    result = transform()
+    assert result["snapshot"] and lake.serving_pointer.read_text().strip() + ".duckdb" == result["snapshot"]
+    _, rows = run_query(lake.root, "select count(*), count(distinct order_id) from fct_orders")
+    distinct_orders = duckdb.sql(
+        f"select count(distinct order_id) from read_parquet('{lake.raw_glob('orders')}')"
+    ).fetchall()[0][0]
+    assert rows[0] == (distinct_orders, distinct_orders)
+    artifact = _artifact("dbt-build")
+    assert {row["node"] for row in _rows(artifact)} >= {"fct_orders", "dim_customers", "top_customers"}
+    assert all(row["status"] in ("success", "pass") for row in _rows(artifact))
+    assert result["nodes"] == len(_rows(artifact))
+
+
+def test_transform_fails_naming_the_failing_test(lake: Lake) -> None:
+    from pipelines.flows.ingest import ingest_batch
+    from pipelines.flows.transform import transform
+
+    ingest_batch()
+    add_order_with_unknown_status(lake)
+    state = transform(return_state=True)
+    assert state.is_failed()
+    assert BROKEN_TEST in state.message
+    assert not lake.serving_pointer.exists(), "a failed build must not publish a snapshot"
+    failed_rows = [row for row in _rows(_artifact("dbt-build")) if row["status"] == "fail"]
+    assert [row["node"].startswith(BROKEN_TEST) for row in failed_rows] == [True]
+    alerts = read_alerts(lake.root)
+    assert len(alerts) == 1 and alerts[0]["source"] == "prefect/transform"
+    assert BROKEN_TEST in alerts[0]["detail"]
+
+
+def test_pipeline_runs_all_steps_and_alerts_on_failure(lake: Lake) -> None:
+    from pipelines.flows.pipeline import pipeline
+
+    result = pipeline()
+    assert result["ingest"]["files_landed"] == 5
+    assert result["quality"] is None  # the quality part is not installed in this build: logged, skipped
+    _, rows = run_query(lake.root, "select count(*) from dim_customers")
+    assert rows[0][0] > 0
+    assert read_alerts(lake.root) == []
+
+    add_order_with_unknown_status(lake)
+    state = pipeline(return_state=True)
+    assert state.is_failed() and BROKEN_TEST in state.message
+    alerts = read_alerts(lake.root)
+    assert [a["source"] for a in alerts] == ["prefect/pipeline"]
+    assert BROKEN_TEST in alerts[0]["detail"] and alerts[0]["context"]["state"] == "FAILED"
+    # readers still see the last good build
+    assert run_query(lake.root, "select count(*) from dim_customers")[1] == rows
+
+
+def test_deployments_follow_settings(tmp_path) -> None:
+    from pipelines.flows.deployments import build_deployments
+
+    env = {"SHOPLAKE_LAKE_DIR": str(tmp_path), "SHOPLAKE_INGEST_CRON": "*/15 * * * *"}
+    plan = build_deployments(Settings.from_env(env))
+    by_name = {d.name: d for d in plan.deployments}
+    assert set(by_name) == {"ingest-batch", "transform", "pipeline"}
+    assert by_name["ingest-batch"].schedules[0].schedule.cron == "*/15 * * * *"
+    assert by_name["pipeline"].schedules == []  # on demand unless SHOPLAKE_PIPELINE_CRON is set
+    trigger = by_name["transform"].triggers[0]
+    assert trigger.expect == {"prefect.flow-run.Completed"}
+    assert trigger.match_related.root["prefect.resource.name"] == "ingest_batch"
+    assert {d.entrypoint for d in plan.deployments} == {
+        "pipelines.flows.ingest.ingest_batch",
+        "pipelines.flows.transform.transform",
+        "pipelines.flows.pipeline.pipeline",
+    }
+    # parts from other branches are reported, not faked
+    assert sorted(s.split(":")[0] for s in plan.skipped) == ["clickstream", "promote", "quality"]
+
+    off = build_deployments(
+        Settings.from_env({**env, "SHOPLAKE_INGEST_CRON": "off", "SHOPLAKE_PIPELINE_CRON": "0 4 * * *"})
+    )
+    by_name = {d.name: d for d in off.deployments}
+    assert by_name["ingest-batch"].schedules == []
+    assert by_name["pipeline"].schedules[0].schedule.cron == "0 4 * * *"
