@@ -149,7 +149,8 @@ def test_deployments_follow_settings(tmp_path) -> None:
     env = {"SHOPLAKE_LAKE_DIR": str(tmp_path), "SHOPLAKE_INGEST_CRON": "*/15 * * * *"}
     plan = build_deployments(Settings.from_env(env))
     by_name = {d.name: d for d in plan.deployments}
-    assert set(by_name) == {"ingest-batch", "transform", "pipeline"}
+    # the clickstream deployments exist now that the stream writer is installed (branch `stream`)
+    assert set(by_name) == {"ingest-batch", "transform", "pipeline", "clickstream-bounded", "clickstream-continuous"}
     assert by_name["ingest-batch"].schedules[0].schedule.cron == "*/15 * * * *"
     assert by_name["pipeline"].schedules == []  # on demand unless SHOPLAKE_PIPELINE_CRON is set
     trigger = by_name["transform"].triggers[0]
@@ -157,6 +158,7 @@ def test_deployments_follow_settings(tmp_path) -> None:
     assert trigger.match_related.root["prefect.resource.name"] == "ingest_batch"
     assert {d.entrypoint for d in plan.deployments} == {
         "pipelines.flows.ingest.ingest_batch",
+        "pipelines.flows.ingest.ingest_clickstream",
         "pipelines.flows.transform.transform",
         "pipelines.flows.pipeline.pipeline",
     }
