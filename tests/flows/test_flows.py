@@ -163,7 +163,7 @@ def test_deployments_follow_settings(tmp_path) -> None:
         "pipelines.flows.pipeline.pipeline",
     }
     # parts from other branches are reported, not faked
-    assert sorted(s.split(":")[0] for s in plan.skipped) == ["clickstream", "promote", "quality"]
+    assert sorted(s.split(":")[0] for s in plan.skipped) == ["promote", "quality"]
 
     off = build_deployments(
         Settings.from_env({**env, "SHOPLAKE_INGEST_CRON": "off", "SHOPLAKE_PIPELINE_CRON": "0 4 * * *"})
