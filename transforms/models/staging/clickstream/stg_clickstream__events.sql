@@ -17,7 +17,7 @@ renamed as (
         event_id,
         event_type,
         {{ to_utc_timestamp('event_time') }} as event_at,
-        cast(event_date as date) as event_date,
+        {{ clickstream_event_date() }} as event_date,
         session_id,
         anonymous_id,
         customer_id,
