@@ -178,6 +178,68 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     return run_server(get_settings())
 
 
+def _cmd_broker(args: argparse.Namespace) -> int:
+    from .lake import Lake
+    from .stream.broker import broker_status, start_broker, stop_broker
+
+    settings = get_settings()
+    lake = Lake(settings.lake_dir)
+    if args.action == "start":
+        if settings.kafka_bootstrap_servers:
+            print(f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}: no local broker needed")
+            return 0
+        state, started = start_broker(lake, port=settings.broker_port)
+        what = "started" if started else "already running"
+        print(f"local broker {what}: pid {state.pid}, {state.bootstrap}")
+    elif args.action == "stop":
+        stopped = stop_broker(lake)
+        print(f"stopped local broker pid {stopped.pid}" if stopped else "no local broker running")
+    else:
+        print(broker_status(settings))
+    return 0
+
+
+def _cmd_simulate_clicks(args: argparse.Namespace) -> int:
+    from .lake import Lake
+    from .stream.broker import bootstrap_servers, ensure_topic
+    from .stream.simulator import DropWindow, kafka_sender, load_catalog, simulate_clicks
+
+    settings = get_settings()
+    if args.events is None and (args.rate is None or args.duration is None):
+        raise ShopLakeError("give --events N, or --rate R with --duration D")
+    bootstrap = bootstrap_servers(settings)
+    ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
+    catalog = load_catalog(Lake(settings.lake_dir), customers=args.customers, products=args.products)
+    send, close = kafka_sender(bootstrap, settings.clickstream_topic)
+    result = simulate_clicks(
+        send,
+        catalog,
+        events=args.events,
+        rate=args.rate,
+        duration_s=args.duration,
+        bad_rate=args.bad_rate,
+        drop=DropWindow.parse(args.inject_drop) if args.inject_drop else None,
+        seed=args.seed,
+    )
+    close()
+    print(result.summary())
+    return 0
+
+
+def _cmd_stream(args: argparse.Namespace) -> int:
+    from .lake import Lake
+    from .stream.broker import bootstrap_servers, ensure_topic
+    from .stream.writer import WriterConfig, run_stream
+
+    settings = get_settings()
+    bootstrap = bootstrap_servers(settings)
+    ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
+    config = WriterConfig.from_settings(settings, bootstrap)
+    stats = run_stream(Lake(settings.lake_dir), config, "forever" if args.forever else "until-caught-up")
+    print(stats.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shoplake",
@@ -259,6 +321,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("serve", _cmd_serve, "Register the Prefect deployments (schedules from settings) and run their flows.")
     add("ui", _cmd_ui, "Start the local Prefect server and UI on 127.0.0.1 (state under the lake dir).")
+
+    p = add("broker", _cmd_broker, "Start, stop or show the local Kafka-protocol broker (Tansu on loopback).")
+    p.add_argument("action", choices=["start", "stop", "status"])
+
+    p = add("simulate-clicks", _cmd_simulate_clicks, "Produce realistic clickstream sessions to the broker.")
+    p.add_argument("--events", type=int, default=None, help="send exactly N events as fast as possible")
+    p.add_argument("--rate", type=float, default=None, help="events per second (real time unless --events)")
+    p.add_argument("--duration", type=float, default=None, help="seconds to run at --rate")
+    p.add_argument("--bad-rate", type=float, default=0.0, help="share of malformed messages, e.g. 0.01")
+    p.add_argument(
+        "--inject-drop",
+        default=None,
+        metavar="AT:DURATION:FACTOR",
+        help="from AT s for DURATION s, traffic and conversions fall by FACTOR (for anomaly tests)",
+    )
+    p.add_argument("--customers", type=int, default=10_000, help="customers when none are in the lake")
+    p.add_argument("--products", type=int, default=1_000, help="products when none are in the lake")
+    p.add_argument("--seed", type=int, default=None)
+
+    p = add("stream", _cmd_stream, "Land clickstream events from the broker in the lake, exactly once.")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--until-caught-up", action="store_true", help="stop at the end seen at start (default)")
+    mode.add_argument("--forever", action="store_true", help="run until SIGTERM/SIGINT, flush, exit 0")
     return parser
 
 

@@ -11,7 +11,13 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     serving/                              published read-only snapshots for readers
     quality/<table>/*.parquet             dq_results (one file per run) and the latest sales_forecast;
                                           copied into the warehouse on publish (with the alert log)
-    state/                                pid files and ports of local services
+    state/                                pid files and ports of local services, writer lock,
+                                          compaction staging (same filesystem: hard links, renames)
+    raw/clickstream_events/event_date=<d>/<topic>__p<NNN>__<first>-<last>.parquet
+                                          stream micro-batches; the name carries topic, partition, offsets
+    deadletter/clickstream_events/<topic>__p<NNN>__<first>-<last>.parquet
+                                          stream messages that broke the contract (raw payload + reason)
+    ledger/_stream/<table>/<topic>.json   stream checkpoint: next offset per partition (commit point)
     state/snowsim.json, snowsim.log       the local fakesnow server of `shoplake snowsim` (pid, port, log)
     state/prefect/                        Prefect's home (settings, SQLite DB) for `shoplake ui`
     alerts/alerts.jsonl                   alert log: one JSON object per alert (append-only)
@@ -24,8 +30,11 @@ so a reader globbing `*.parquet` never sees half a file.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import re
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +45,33 @@ from typing import Any
 import polars as pl
 
 TMP_SUFFIX = ".tmp"
+
+CLICKSTREAM_TABLE = "clickstream_events"
+_STREAM_NAME = re.compile(r"^(?P<topic>.+)__p(?P<partition>\d{3,})__(?P<first>\d{12,})-(?P<last>\d{12,})$")
+# Name markers of compaction folders (kept under state/, because DuckDB's `**` enters dot-folders).
+_COMPACT_STAGING = ".compact-"
+_COMPACT_RETIRED = ".retired-"
+
+
+@dataclass(frozen=True)
+class StreamFileId:
+    """Identity of one stream file: which offsets of which topic partition it was cut from."""
+
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.topic}__p{self.partition:03d}__{self.first_offset:012d}-{self.last_offset:012d}"
+
+    @classmethod
+    def parse(cls, stem: str) -> StreamFileId | None:
+        match = _STREAM_NAME.match(stem)
+        if match is None:
+            return None
+        return cls(match["topic"], int(match["partition"]), int(match["first"]), int(match["last"]))
 
 
 @dataclass(frozen=True)
@@ -137,6 +173,62 @@ class Lake:
     def state_dir(self) -> Path:
         return self.root / "state"
 
+    # -- stream ----------------------------------------------------------------------------
+    @property
+    def broker_state_file(self) -> Path:
+        return self.state_dir / "broker.json"
+
+    @property
+    def broker_log_file(self) -> Path:
+        return self.state_dir / "broker.log"
+
+    def stream_lock_file(self, table: str, topic: str) -> Path:
+        return self.state_dir / "stream" / f"{table}.{topic}.lock"
+
+    def stream_checkpoint(self, table: str, topic: str) -> Path:
+        """Commit point of the stream writer: the next offset per partition that the lake holds."""
+        return self.ledger_root / "_stream" / table / f"{topic}.json"
+
+    def stream_partition_dir(self, table: str, event_date: str) -> Path:
+        return self.raw_dir(table) / f"event_date={event_date}"
+
+    def stream_partition_dirs(self, table: str) -> list[Path]:
+        base = self.raw_dir(table)
+        if not base.is_dir():
+            return []
+        return sorted(p for p in base.iterdir() if p.is_dir() and p.name.startswith("event_date="))
+
+    def stream_file(self, table: str, event_date: str, file_id: StreamFileId) -> Path:
+        return self.raw_file(table, file_id.name, ("event_date", event_date))
+
+    def stream_empty_file(self, table: str) -> Path:
+        """Zero-row file so the table's glob matches (and has a schema) before any event arrives."""
+        return self.raw_file(table, "_empty", ("event_date", "1970-01-01"))
+
+    def compaction_dir(self, table: str) -> Path:
+        """Where compaction builds and retires date partitions: outside the table's glob."""
+        return self.state_dir / "compaction" / table
+
+    def compaction_staging_dir(self, table: str, partition_dir: Path) -> Path:
+        return self.compaction_dir(table) / f"{partition_dir.name}{_COMPACT_STAGING}{uuid.uuid4().hex[:8]}"
+
+    def compaction_leftovers(self, table: str) -> list[Path]:
+        """Staging and retired folders of earlier compactions (never read)."""
+        base = self.compaction_dir(table)
+        return sorted(base.iterdir()) if base.is_dir() else []
+
+    def retired_dir(self, staging_dir: Path) -> Path:
+        return staging_dir.with_name(staging_dir.name.replace(_COMPACT_STAGING, _COMPACT_RETIRED))
+
+    def deadletter_dir(self, table: str) -> Path:
+        return self.root / "deadletter" / table
+
+    def deadletter_file(self, table: str, file_id: StreamFileId) -> Path:
+        return self.deadletter_dir(table) / f"{file_id.name}.parquet"
+
+    def deadletter_glob(self, table: str) -> str:
+        return str(self.deadletter_dir(table) / "*.parquet")
+
     @property
     def snowsim_state_file(self) -> Path:
         """pid, port and log of the local fakesnow server started by `shoplake snowsim start`."""
@@ -189,6 +281,11 @@ class Lake:
             self.state_dir,
         ):
             path.mkdir(parents=True, exist_ok=True)
+        empty = self.stream_empty_file(CLICKSTREAM_TABLE)
+        if not empty.exists():
+            from .stream.contract import empty_events_frame
+
+            write_parquet_atomic(empty_events_frame(), empty)
         return self
 
 
@@ -219,6 +316,26 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def exchange_dirs(a: Path, b: Path) -> None:
+    """Swap two folders in one atomic step, so a reader lists either the old or the new content.
+
+    Linux `renameat2(RENAME_EXCHANGE)`; elsewhere two renames (a reader may briefly see neither).
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        at_fdcwd, rename_exchange = -100, 2
+        if libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+            _fsync_dir(a.parent)
+            return
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(a))
+    parked = a.with_name(f".{a.name}.swap-{uuid.uuid4().hex[:8]}")
+    os.rename(a, parked)
+    os.rename(b, a)
+    os.rename(parked, b)
+    _fsync_dir(a.parent)
 
 
 def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:

@@ -23,6 +23,19 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "Slack-compatible incoming webhook for alerts; empty = alerts go to the alert log only.",
     ),
     "SHOPLAKE_ALERT_DEDUP_HOURS": ("24", "An alert with the same key is not re-sent within this many hours."),
+    "KAFKA_BOOTSTRAP_SERVERS": (
+        "",
+        "Existing Kafka/Redpanda brokers (host:port,...); unset = local broker (`shoplake broker start`).",
+    ),
+    "SHOPLAKE_CLICKSTREAM_TOPIC": ("clickstream.events", "Clickstream topic (created when missing)."),
+    "SHOPLAKE_CLICKSTREAM_PARTITIONS": ("4", "Partitions of the clickstream topic when ShopLake creates it."),
+    "SHOPLAKE_BROKER_PORT": ("0", "Loopback port of the local broker; 0 = pick a free port."),
+    "SHOPLAKE_STREAM_FLUSH_SECONDS": ("1.0", "Stream writer time bound: flush a micro-batch this often."),
+    "SHOPLAKE_STREAM_FLUSH_EVENTS": ("50000", "Stream writer size bound: flush at this many events."),
+    "SHOPLAKE_STREAM_COMPACT_FILES": (
+        "32",
+        "Compact a date partition once it holds this many small stream files (0 = never).",
+    ),
     "SHOPLAKE_DASHBOARD_PORT": ("8501", "Port of `shoplake dashboard` (bound to 127.0.0.1; `--port` overrides)."),
     "SNOWFLAKE_ACCOUNT": ("", "Snowflake account identifier (target `prod`)."),
     "SNOWFLAKE_USER": ("", "Snowflake user (target `prod`)."),
@@ -106,6 +119,13 @@ class Settings:
     demo_scale: float = 0.05
     alert_webhook_url: str = ""
     alert_dedup_hours: float = 24.0
+    kafka_bootstrap_servers: str = ""
+    clickstream_topic: str = "clickstream.events"
+    clickstream_partitions: int = 4
+    broker_port: int = 0
+    stream_flush_seconds: float = 1.0
+    stream_flush_events: int = 50_000
+    stream_compact_files: int = 32
     dashboard_port: int = 8501
     snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
     snowsim_port: int = 0
@@ -135,6 +155,13 @@ class Settings:
             demo_scale=float(get("SHOPLAKE_DEMO_SCALE")),
             alert_webhook_url=env.get("SHOPLAKE_ALERT_WEBHOOK_URL", ""),
             alert_dedup_hours=float(get("SHOPLAKE_ALERT_DEDUP_HOURS")),
+            kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS").strip(),
+            clickstream_topic=get("SHOPLAKE_CLICKSTREAM_TOPIC"),
+            clickstream_partitions=int(get("SHOPLAKE_CLICKSTREAM_PARTITIONS")),
+            broker_port=int(get("SHOPLAKE_BROKER_PORT")),
+            stream_flush_seconds=float(get("SHOPLAKE_STREAM_FLUSH_SECONDS")),
+            stream_flush_events=int(get("SHOPLAKE_STREAM_FLUSH_EVENTS")),
+            stream_compact_files=int(get("SHOPLAKE_STREAM_COMPACT_FILES")),
             dashboard_port=int(get("SHOPLAKE_DASHBOARD_PORT")),
             snowflake=SnowflakeSettings(
                 **{

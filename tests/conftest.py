@@ -34,6 +34,19 @@ class BuiltLake:
     dataset: Dataset
 
 
+def _seed_clickstream(lake: Lake) -> None:
+    """Two days of clickstream over the generated customers and products, landed without a broker."""
+    from datetime import datetime, timezone
+
+    from pipelines.stream.simulator import SessionGenerator, encode, load_catalog
+    from pipelines.stream.writer import land_messages
+
+    sessions = SessionGenerator(load_catalog(lake), seed=SEED)
+    frames = [sessions.chunk(2_500, datetime(2025, 6, d, 20, tzinfo=timezone.utc), span_s=43_200) for d in (1, 2)]
+    for frame in frames:
+        land_messages(lake, encode(frame)[0], "clickstream.events")
+
+
 @pytest.fixture(scope="session")
 def built_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltLake]:
     """A tiny lake generated, ingested and built with dbt once for the whole session (read-only use)."""
@@ -47,6 +60,7 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltLake]:
     write_exports(dataset, lake, scale=TINY_SCALE, seed=SEED)
     report = ingest_all(root, progress=False)
     assert not report.failed_files
+    _seed_clickstream(lake)
     result = run_dbt_build(settings, progress=False)
     assert result.success, result.summary()
     yield BuiltLake(lake=lake, settings=settings, dataset=dataset)

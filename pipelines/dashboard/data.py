@@ -25,11 +25,11 @@ import pandas as pd
 
 from ..batch.ledger import read_ledger
 from ..errors import ShopLakeError
-from ..lake import Lake
+from ..lake import CLICKSTREAM_TABLE, Lake
 from ..settings import Settings, SnowflakeSettings
 from ..warehouse.serving import MANIFEST_TABLE, connect_snapshot, current_snapshot_id
 
-CLICK_EVENTS_TABLE = "click_events"  # raw table the stream writer lands under lake/raw/
+CLICK_EVENTS_TABLE = CLICKSTREAM_TABLE  # raw table the stream writer lands under lake/raw/
 GRAINS = {"day": "day", "week": "week", "month": "month"}  # user choice -> SQL date part literal
 
 # Tables that arrive with later work: logical column -> accepted names (first match wins).
@@ -67,13 +67,13 @@ OPTIONAL_EXTRA = {  # optional columns of optional tables
     },
 }
 WHERE_FROM = {
-    "funnel_daily": "the clickstream marts (branch `stream`): run `shoplake stream` and then `shoplake transform`",
-    "fct_sessions": "the clickstream marts (branch `stream`): run `shoplake stream` and then `shoplake transform`",
-    CLICK_EVENTS_TABLE: "the stream writer (branch `stream`): run `shoplake stream` to land clickstream events",
-    "anomalies": "the anomaly mart (branch `quality`): run `shoplake transform` once it has landed",
-    "sales_forecast": "the forecast (branch `quality`): run `shoplake quality` / the forecast flow once it has landed",
-    "dq_results": "the quality checks (branch `quality`): run `shoplake quality`",
-    "alert_log": "the alerting (branch `quality`): alerts are logged when `shoplake quality` runs",
+    "funnel_daily": "the clickstream marts: run `shoplake stream` and then `shoplake transform`",
+    "fct_sessions": "the clickstream marts: run `shoplake stream` and then `shoplake transform`",
+    CLICK_EVENTS_TABLE: "the stream writer: run `shoplake stream` to land clickstream events",
+    "anomalies": "the anomaly mart: run `shoplake transform`",
+    "sales_forecast": "the forecast: run `shoplake forecast` (or `shoplake demo`)",
+    "dq_results": "the quality checks: run `shoplake quality`",
+    "alert_log": "the alert log: alerts are logged when `shoplake quality` runs",
 }
 
 

@@ -54,7 +54,7 @@ def write_click_events(lake_dir: Path, n: int = 3000, seed: int = 7) -> pl.DataF
     seconds = np.sort(rng.integers(0, 45 * 60, n))[::-1]
     sessions = rng.integers(1, n // 6, n)
     types = rng.choice(
-        ["page_view", "product_view", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase"],
+        ["page_view", "product_view", "search", "add_to_cart", "remove_from_cart", "checkout_start", "purchase"],
         n,
         p=[0.35, 0.3, 0.1, 0.12, 0.03, 0.06, 0.04],
     )
@@ -64,10 +64,11 @@ def write_click_events(lake_dir: Path, n: int = 3000, seed: int = 7) -> pl.DataF
             "event_type": types,
             "event_time": [now - dt.timedelta(seconds=int(s)) for s in seconds],
             "session_id": [f"s-{s}" for s in sessions],
+            "anonymous_id": [f"anon-{s}" for s in sessions],
             "customer_id": rng.integers(1, 500, n),
             "product_id": rng.integers(1, 60, n),
-            "channel": rng.choice(["web", "mobile"], n),
-            "device": rng.choice(["desktop", "phone", "tablet"], n),
+            "channel": rng.choice(["direct", "organic_search"], n),
+            "device": rng.choice(["desktop", "mobile_web", "ios_app"], n),
             "page_url": rng.choice(["/", "/search", "/cart", "/checkout", "/p/1", "/p/2", "/c/books"], n),
         }
     )

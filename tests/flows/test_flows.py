@@ -149,7 +149,8 @@ def test_deployments_follow_settings(tmp_path) -> None:
     env = {"SHOPLAKE_LAKE_DIR": str(tmp_path), "SHOPLAKE_INGEST_CRON": "*/15 * * * *"}
     plan = build_deployments(Settings.from_env(env))
     by_name = {d.name: d for d in plan.deployments}
-    assert set(by_name) == {"ingest-batch", "transform", "pipeline", "quality"}  # quality: this build has it
+    clickstream = {"clickstream-bounded", "clickstream-continuous"}  # the stream writer is installed
+    assert set(by_name) == {"ingest-batch", "transform", "pipeline", "quality", *clickstream}
     assert by_name["ingest-batch"].schedules[0].schedule.cron == "*/15 * * * *"
     assert by_name["pipeline"].schedules == []  # on demand unless SHOPLAKE_PIPELINE_CRON is set
     trigger = by_name["transform"].triggers[0]
@@ -157,13 +158,14 @@ def test_deployments_follow_settings(tmp_path) -> None:
     assert trigger.match_related.root["prefect.resource.name"] == "ingest_batch"
     assert {d.entrypoint for d in plan.deployments} == {
         "pipelines.flows.ingest.ingest_batch",
+        "pipelines.flows.ingest.ingest_clickstream",
         "pipelines.flows.transform.transform",
         "pipelines.flows.pipeline.pipeline",
         "pipelines.flows.quality.quality",
     }
     assert by_name["quality"].triggers[0].match_related.root["prefect.resource.name"] == "transform"
     # parts from other branches are reported, not faked
-    assert sorted(s.split(":")[0] for s in plan.skipped) == ["clickstream", "promote"]
+    assert sorted(s.split(":")[0] for s in plan.skipped) == ["promote"]
 
     off = build_deployments(
         Settings.from_env({**env, "SHOPLAKE_INGEST_CRON": "off", "SHOPLAKE_PIPELINE_CRON": "0 4 * * *"})

@@ -131,7 +131,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_deployments_listed_with_schedules_and_state_under_lake(stack: Stack) -> None:
     deployments = stack.deployments()
-    assert set(deployments) == {"ingest-batch", "transform", "pipeline", "quality"}
+    clickstream = {"clickstream-bounded", "clickstream-continuous"}  # the stream writer is installed
+    assert set(deployments) == {"ingest-batch", "transform", "pipeline", "quality", *clickstream}
     assert [s["schedule"]["cron"] for s in deployments["ingest-batch"]["schedules"]] == ["0 * * * *"]
     assert deployments["pipeline"]["schedules"] == []
     automations = {a["name"] for a in stack.api("POST", "/automations/filter", {})}

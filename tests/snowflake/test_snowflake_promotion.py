@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,6 +143,7 @@ def test_new_column_is_refused_or_added_and_never_half_loaded(fresh_snowsim) -> 
 def test_table_without_contract_is_created_from_its_parquet(fresh_snowsim) -> None:
     """The clickstream events table (or any new raw table) needs no promotion code of its own."""
     lake, settings = fresh_snowsim
+    shutil.rmtree(lake.raw_dir("clickstream_events"))  # only this test's file (the session lake seeds clicks)
     events = pl.DataFrame({
         "event_id": ["e1", "e2", "e3"], "session_id": ["s1", "s1", "s2"], "customer_id": [1, None, 7],
         "event_type": ["page_view", "add_to_cart", "purchase"], "price": [None, 9.5, 20.0],
@@ -275,6 +277,7 @@ def test_compacted_stream_files_do_not_double_rows(fresh_snowsim) -> None:
     """Compaction rewrites small stream files into one merged file under a new name: its rows that are
     in Snowflake already must not load twice, the new ones must."""
     lake, settings = fresh_snowsim
+    shutil.rmtree(lake.raw_dir("clickstream_events"))  # only this test's files (the session lake seeds clicks)
     part = ("event_date", "2025-03-01")
     small = [lake.raw_file("clickstream_events", f"clicks__p000__{a:012d}-{b:012d}", part) for a, b in ((0, 4), (5, 9))]
     write_parquet_atomic(_events(0, 4), small[0])

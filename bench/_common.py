@@ -1,0 +1,67 @@
+"""Shared plumbing for the stream benchmarks: a lake, a broker, a topic, counts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from pipelines.lake import CLICKSTREAM_TABLE, Lake  # noqa: E402
+from pipelines.stream.broker import ensure_topic, start_broker, stop_broker  # noqa: E402
+
+
+@dataclass
+class BenchEnv:
+    lake: Lake
+    bootstrap: str
+    topic: str
+
+    def child_env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            SHOPLAKE_LAKE_DIR=str(self.lake.root),
+            KAFKA_BOOTSTRAP_SERVERS=self.bootstrap,
+            SHOPLAKE_CLICKSTREAM_TOPIC=self.topic,
+            PYTHONPATH=str(REPO_ROOT),
+        )
+        env.update(extra)
+        return env
+
+    def counts(self) -> tuple[int, int]:
+        import duckdb
+
+        glob = self.lake.raw_glob(CLICKSTREAM_TABLE)
+        sql = f"select count(*), count(distinct event_id) from read_parquet('{glob}', hive_partitioning=true)"
+        ((rows, distinct),) = duckdb.sql(sql).fetchall()
+        return int(rows), int(distinct)
+
+
+@contextmanager
+def bench_env(partitions: int) -> Iterator[BenchEnv]:
+    """Uses SHOPLAKE_LAKE_DIR / KAFKA_BOOTSTRAP_SERVERS when set, else a temp lake and local broker."""
+    topic = f"bench.{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory(prefix="shoplake-bench-") as tmp:
+        lake = Lake(Path(os.environ.get("SHOPLAKE_LAKE_DIR") or Path(tmp) / "lake")).ensure()
+        external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        broker_lake = Lake(Path(tmp) / "broker")
+        bootstrap = external or start_broker(broker_lake)[0].bootstrap
+        try:
+            ensure_topic(bootstrap, topic, partitions)
+            yield BenchEnv(lake=lake, bootstrap=bootstrap, topic=topic)
+        finally:
+            if not external:
+                stop_broker(broker_lake)
+
+
+def emit(result: dict[str, object]) -> None:
+    """The one JSON line a benchmark ends with."""
+    print(json.dumps(result, sort_keys=True), flush=True)

@@ -1,0 +1,130 @@
+"""The stream writer against the real local broker: exactly once, dead letters, signals, crashes."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import signal
+import threading
+import time
+
+import duckdb
+
+from pipelines.lake import CLICKSTREAM_TABLE
+from pipelines.stream.compaction import stream_files
+from pipelines.stream.writer import read_checkpoint, run_stream
+
+from .conftest import StreamCase
+
+
+def test_empty_events_table_is_readable_before_any_event(case: StreamCase) -> None:
+    glob = case.lake.raw_glob(CLICKSTREAM_TABLE)
+    rel = duckdb.sql(f"select * from read_parquet('{glob}', hive_partitioning=true, union_by_name=true)")
+    assert rel.fetchall() == []
+    assert {"event_id", "event_time", "customer_id", "event_date"} <= set(rel.columns)
+
+
+def test_until_caught_up_lands_each_event_exactly_once(case: StreamCase) -> None:
+    produced = case.produce(events=30_000)
+    stats = run_stream(case.lake, case.config(flush_events=4_000), "until-caught-up")
+    assert stats.events == produced.events == 30_000
+    assert stats.flushes >= 7
+    assert case.counts() == (30_000, 30_000)
+    # A second run finds nothing new and changes nothing.
+    again = run_stream(case.lake, case.config(), "until-caught-up")
+    assert again.events == 0
+    assert case.counts() == (30_000, 30_000)
+    assert sum(read_checkpoint(case.lake, CLICKSTREAM_TABLE, case.topic).values()) == 30_000
+    # Checkpoint removed by hand: the files are trusted, nothing is deleted or read twice.
+    case.lake.stream_checkpoint(CLICKSTREAM_TABLE, case.topic).unlink()
+    assert run_stream(case.lake, case.config(), "until-caught-up").events == 0
+    assert case.counts() == (30_000, 30_000)
+
+
+def test_bad_messages_go_to_dead_letter_and_good_ones_land(case: StreamCase) -> None:
+    produced = case.produce(events=6_000, bad_rate=0.05)
+    assert produced.bad > 100
+    stats = run_stream(case.lake, case.config(), "until-caught-up")
+    dead = case.dead_letters()
+    assert stats.dead_letters == len(dead) == produced.bad
+    assert case.counts() == (6_000 - produced.bad, 6_000 - produced.bad)
+    assert all(reason for _, _, reason in dead)
+    kinds = {r.split(":")[0].split(" ")[0] for _, _, r in dead}
+    assert kinds >= {"invalid", "unknown", "missing", "event_time"}
+    # Every offset is accounted for exactly once: landed or dead-lettered.
+    glob = case.lake.raw_glob(CLICKSTREAM_TABLE)
+    landed = duckdb.sql(
+        f"select source_partition, source_offset from read_parquet('{glob}', hive_partitioning=true)"
+    ).fetchall()
+    offsets = sorted([(int(p), int(o)) for p, o in landed] + [(p, o) for p, o, _ in dead])
+    assert len(offsets) == len(set(offsets)) == 6_000
+    ends = read_checkpoint(case.lake, CLICKSTREAM_TABLE, case.topic)
+    assert offsets == sorted((p, o) for p, end in ends.items() for o in range(end))
+
+
+def test_sigterm_flushes_and_exits_zero(case: StreamCase) -> None:
+    proc = case.spawn_writer("--forever", SHOPLAKE_STREAM_FLUSH_SECONDS="120")
+    assert proc.stderr is not None
+    assert b"consuming" in proc.stderr.readline()
+    case.produce(events=3_000)
+    time.sleep(1.5)  # consumed into the in-memory batch, not flushed (time bound is 120 s)
+    assert case.counts() == (0, 0)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert case.counts() == (3_000, 3_000)
+
+
+def test_kill_9_at_random_moments_loses_and_doubles_nothing(case: StreamCase) -> None:
+    rng = random.Random(20)
+    produced = {}
+
+    def producer() -> None:
+        produced["result"] = case.produce(rate=2_500, duration_s=18.0, seed=3)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    kills = 0
+    env = {"SHOPLAKE_STREAM_FLUSH_SECONDS": "0.2", "SHOPLAKE_STREAM_COMPACT_FILES": "6"}
+    while kills < 20 or thread.is_alive():
+        proc = case.spawn_writer("--forever", **env)
+        time.sleep(rng.uniform(0.4, 1.6))
+        proc.kill()
+        proc.wait()
+        kills += 1
+        rows, distinct = case.counts()
+        assert rows == distinct, f"doubled events visible after kill {kills}"
+    thread.join()
+    final = run_stream(case.lake, case.config(), "until-caught-up")
+    total = produced["result"].events
+    assert kills >= 20
+    assert case.counts() == (total, total)
+    assert final.events < total  # the killed writers did most of the work
+    leftovers = [p for d in case.lake.stream_partition_dirs(CLICKSTREAM_TABLE) for p in d.iterdir()]
+    assert not [p for p in leftovers if p.name.startswith(".")]
+
+
+def test_compaction_never_shows_a_reader_an_event_twice_or_loses_one(case: StreamCase) -> None:
+    produced = case.produce(events=20_000)
+    stop = threading.Event()
+    seen: list[tuple[int, int]] = []
+    errors: list[str] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(case.counts())
+            except duckdb.Error as exc:  # a file listed just before a swap: retryable, never wrong
+                errors.append(str(exc))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    stats = run_stream(case.lake, case.config(flush_events=250, compact_files=8), "until-caught-up")
+    stop.set()
+    thread.join()
+    assert stats.compacted_files > 40
+    assert len(seen) > 20
+    assert all(rows == distinct for rows, distinct in seen), "a reader saw an event twice"
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen)), "a reader lost events"
+    assert case.counts() == (produced.events, produced.events)
+    files = [f for d in case.lake.stream_partition_dirs(CLICKSTREAM_TABLE) for f in stream_files(d)]
+    assert len(files) < stats.files / 4
