@@ -1,12 +1,17 @@
 """Real-time clickstream check: a sudden drop in events or in funnel conversion.
 
 Over the clickstream Parquet the stream writer lands (`raw/clickstream_events/event_date=*/`),
-the newest window (default 60 s, ending now minus the writer's flush lag) is compared with the
-windows just before it: events against the baseline median count, conversion (purchases per
-product view) against the pooled baseline rate. A drop is flagged only when the baseline is busy
-enough to judge (a quiet night is not an outage). Windows slide with the clock, so a monitor
-polling every few seconds flags a drop as soon as the landed events make the window fall below
-the line, not at the next minute boundary.
+the newest window (ending now minus the writer's flush lag) is compared with the windows just
+before it: events against the baseline median count, conversion (purchases per product view)
+against the pooled baseline rate. A drop is flagged only when the baseline is busy enough to
+judge (a quiet night is not an outage). Windows slide with the clock, so a monitor polling every
+second or two flags a drop as soon as the landed events make the window fall below the line.
+
+Windows are by `event_time` (the library default) or by `ingested_at` (`REALTIME`, what
+`shoplake watch-clickstream` uses): events arrive late (apps that batch, like the simulator, send
+a session's earlier events with its last one), so by event time the newest seconds are always
+under-filled and only long, lagging windows are fair; by arrival every window is complete once the writer has flushed it, so a 10 s
+window alerts within seconds, and a stalled writer shows as a drop too.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from ..lake import Lake
 from .alerts import Alert, AlertRouter, Outcome
 
 TABLE = "clickstream_events"
+TIME_COLUMNS = ("event_time", "ingested_at")
+# An event landing now was read from the day folder of its event_time; by arrival, look this far back.
+_ARRIVAL_LOOKBACK = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,18 @@ class ClickstreamParams:
     min_baseline_events: float = 30.0  # per window; below this a rate is too noisy to judge
     min_expected_purchases: float = 5.0  # the conversion check needs this many expected purchases
     lateness_s: float = 0.0  # windows end this long before `now` (the writer's flush lag)
+    # event_time: when it happened (late events under-fill the newest window);
+    # ingested_at: when the writer landed it (what "traffic arriving now" means).
+    time_column: str = "event_time"
+
+    def __post_init__(self) -> None:
+        if self.time_column not in TIME_COLUMNS:
+            raise ValueError(f"time_column must be one of {TIME_COLUMNS}, got {self.time_column!r}")
+
+
+# Meets the 10 s alert target on bench/alert_latency.py: arrival windows short enough that a drop
+# fills most of one within seconds, long enough (~10 writer flushes) that flush timing is not a drop.
+REALTIME = ClickstreamParams(window_s=10.0, baseline_windows=12, lateness_s=1.0, time_column="ingested_at")
 
 
 @dataclass(frozen=True)
@@ -59,25 +79,29 @@ class ClickstreamFinding:
         )
 
 
-def load_events(lake: Lake, start: dt.datetime, end: dt.datetime) -> pl.DataFrame:
-    """event_type and event_time of events in [start, end), reading only the day folders involved."""
-    days = {start.date() + dt.timedelta(days=i) for i in range((end.date() - start.date()).days + 1)}
+def load_events(lake: Lake, start: dt.datetime, end: dt.datetime, time_column: str = "event_time") -> pl.DataFrame:
+    """event_type and `at` (= `time_column`) of events with `at` in [start, end), reading only the
+    day folders involved (by arrival, also those of events up to an hour late)."""
+    if time_column not in TIME_COLUMNS:
+        raise ValueError(f"time_column must be one of {TIME_COLUMNS}, got {time_column!r}")
+    first = (start - _ARRIVAL_LOOKBACK if time_column == "ingested_at" else start).date()
+    days = {first + dt.timedelta(days=i) for i in range((end.date() - first).days + 1)}
     files = [
         str(p)
         for day in sorted(days)
         for p in sorted((lake.raw_dir(TABLE) / f"event_date={day.isoformat()}").glob("*.parquet"))
     ]
-    empty = pl.DataFrame(schema={"event_type": pl.String, "event_time": pl.Datetime("us", "UTC")})
+    empty = pl.DataFrame(schema={"event_type": pl.String, "at": pl.Datetime("us", "UTC")})
     if not files:
         return empty
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         table = con.sql(
-            "select event_type, event_time from read_parquet($files, union_by_name = true) "
-            "where event_time >= $start and event_time < $end",
+            f"select event_type, {time_column} as at from read_parquet($files, union_by_name = true) "
+            f"where {time_column} >= $start and {time_column} < $end",
             params={"files": files, "start": start, "end": end},
         ).to_arrow_table()
-    return pl.from_arrow(table).with_columns(pl.col("event_time").dt.convert_time_zone("UTC"))
+    return pl.from_arrow(table).with_columns(pl.col("at").dt.convert_time_zone("UTC"))
 
 
 def evaluate(events: pl.DataFrame, end: dt.datetime, params: ClickstreamParams) -> list[ClickstreamFinding]:
@@ -85,7 +109,7 @@ def evaluate(events: pl.DataFrame, end: dt.datetime, params: ClickstreamParams) 
     width = dt.timedelta(seconds=params.window_s)
     start = end - width
     window_us = int(params.window_s * 1e6)
-    back = (pl.lit(end) - pl.col("event_time")).dt.total_microseconds() // window_us  # 0 = newest window
+    back = (pl.lit(end) - pl.col("at")).dt.total_microseconds() // window_us  # 0 = newest window
     bins = (
         events.with_columns(back.alias("back"))
         .filter(pl.col("back").is_between(0, params.baseline_windows))
@@ -128,7 +152,7 @@ def check_clickstream(
         now = now.replace(tzinfo=dt.timezone.utc)
     end = now - dt.timedelta(seconds=params.lateness_s)
     start = end - dt.timedelta(seconds=params.window_s * (params.baseline_windows + 1))
-    return evaluate(load_events(Lake(lake_dir), start, end), end, params)
+    return evaluate(load_events(Lake(lake_dir), start, end, params.time_column), end, params)
 
 
 def drop_alert(finding: ClickstreamFinding, episode_start: dt.datetime) -> Alert:

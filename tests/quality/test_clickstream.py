@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import polars as pl
+import pytest
 
 from pipelines.alerts import read_alerts
 from pipelines.lake import Lake, write_parquet_atomic
@@ -90,3 +92,33 @@ def test_monitor_raises_one_alert_per_drop_episode(empty_lake: Lake) -> None:
     assert "dropped to" in first[0].alert.title
     assert monitor.poll(now=NOW + dt.timedelta(seconds=2)) == []  # the same drop, still going
     assert len(read_alerts(empty_lake.root)) == 1
+
+
+def test_arrival_windows_ignore_late_event_times(empty_lake: Lake) -> None:
+    """By ingested_at, events that happened minutes ago but landed now count as traffic now; a
+    window by arrival that receives a tenth of the usual events is a drop."""
+    params = ClickstreamParams(window_s=10.0, baseline_windows=12, time_column="ingested_at")
+    steady = _events(13, end=NOW - dt.timedelta(seconds=1))
+    # Land each minute's events over 10 s of arrival time, 13 windows in a row, late by minutes.
+    arrival = NOW - dt.timedelta(seconds=130) + (pl.col("event_time") - pl.col("event_time").min()) / 6
+    landed = steady.with_columns(arrival.alias("ingested_at"), (pl.col("event_time") - dt.timedelta(minutes=5)))
+    _land(empty_lake, landed)
+    quiet = _by_metric(check_clickstream(empty_lake.root, now=NOW, params=params))
+    assert quiet["events"].judged and not quiet["events"].is_drop
+    assert quiet["events"].value == pytest.approx(sum(MIX.values()), abs=2)
+    assert not quiet["conversion"].is_drop
+    by_event_time = _by_metric(check_clickstream(empty_lake.root, now=NOW, params=ClickstreamParams(window_s=10.0)))
+    assert by_event_time["events"].value == 0  # nothing happened in the last 10 s of event time
+
+    thinned = landed.filter(
+        (pl.col("ingested_at") < NOW - dt.timedelta(seconds=10)) | (pl.int_range(pl.len()) % 10 == 0)
+    )
+    shutil.rmtree(empty_lake.raw_dir("clickstream_events"))
+    _land(empty_lake, thinned)
+    dropped = _by_metric(check_clickstream(empty_lake.root, now=NOW, params=params))
+    assert dropped["events"].is_drop and dropped["events"].ratio < 0.2
+
+
+def test_time_column_is_checked() -> None:
+    with pytest.raises(ValueError, match="time_column"):
+        ClickstreamParams(time_column="landed")
