@@ -10,8 +10,9 @@ second or two flags a drop as soon as the landed events make the window fall bel
 Windows are by `event_time` (the library default) or by `ingested_at` (`REALTIME`, what
 `shoplake watch-clickstream` uses): events arrive late (apps that batch, like the simulator, send
 a session's earlier events with its last one), so by event time the newest seconds are always
-under-filled and only long, lagging windows are fair; by arrival every window is complete once the writer has flushed it, so a 10 s
-window alerts within seconds, and a stalled writer shows as a drop too.
+under-filled and only long, lagging windows are fair; by arrival every window is complete once
+the writer has flushed it, so a 10 s window alerts within seconds, and a stalled writer shows as
+a drop too.
 """
 
 from __future__ import annotations
