@@ -73,7 +73,7 @@ WHERE_FROM = {
     "anomalies": "the anomaly mart: run `shoplake transform`",
     "sales_forecast": "the forecast: run `shoplake forecast` (or `shoplake demo`)",
     "dq_results": "the quality checks: run `shoplake quality`",
-    "alert_log": "the alert log: alerts are logged when `shoplake quality` runs",
+    "alert_log": "the alert log: run `shoplake quality` (alerts are logged as checks run)",
 }
 
 
