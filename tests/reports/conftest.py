@@ -14,6 +14,8 @@ from pipelines.reports.targets import DbApiTarget, open_target
 from pipelines.settings import Settings
 from pipelines.warehouse.serving import current_snapshot_id
 
+from ..helpers import copy_marts_to_fakesnow
+
 
 @pytest.fixture
 def report_settings(built_lake, tmp_path: Path) -> Settings:
@@ -43,10 +45,6 @@ def direct(built_lake):
     con.close()
 
 
-SNOWFLAKE_TYPES = {"BIGINT": "number(38, 0)", "HUGEINT": "number(38, 0)", "INTEGER": "number(38, 0)",
-                   "VARCHAR": "varchar", "DATE": "date", "BOOLEAN": "boolean", "DOUBLE": "float"}  # fmt: skip
-
-
 @pytest.fixture(scope="session")
 def fakesnow_marts(built_lake):
     """The session's marts copied into a fakesnow (Snowflake emulator) database.
@@ -55,31 +53,11 @@ def fakesnow_marts(built_lake):
     DuckDB-only syntax fails here. No global patching: the fake connection is made directly.
     """
     from fakesnow.instance import FakeSnow
-    from fakesnow.pandas_tools import write_pandas
 
     lake = built_lake.lake
-    src = duckdb.connect(str(lake.snapshot_path(current_snapshot_id(lake))), read_only=True)
     fake = FakeSnow()
     con = fake.connect(database="shoplake", schema="marts", paramstyle="qmark")
-    tables = [
-        r[0]
-        for r in src.execute(
-            # the marts only: dbt's stored test failures live in main_dbt_test__audit
-            "select table_name from information_schema.tables where table_type = 'BASE TABLE' and table_schema = 'main'"
-        ).fetchall()
-    ]
-    for table in tables:
-        columns = src.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_name = ? order by ordinal_position",
-            [table],
-        ).fetchall()
-        ddl = ", ".join(f"{c} {SNOWFLAKE_TYPES.get(t, t.replace('DECIMAL', 'number'))}" for c, t in columns)
-        con.cursor().execute(f"create table {table} ({ddl})")
-        frame = src.execute(f"select * from {table}").df()
-        frame.columns = [c.upper() for c in frame.columns]
-        write_pandas(con, frame, table.upper())
-    src.close()
+    copy_marts_to_fakesnow(lake.snapshot_path(current_snapshot_id(lake)), con)
     yield con
     con.close()
     fake.duck_conn.close()
