@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+
+from pipelines.lake import Lake
+from pipelines.settings import Settings
+from pipelines.warehouse.serving import current_snapshot_id
+
+if TYPE_CHECKING:
+    from pipelines.warehouse.promote import PromotionReport
 
 # DuckDB types of the marts -> the Snowflake types dbt-snowflake would create
 SNOWFLAKE_TYPES = {"BIGINT": "number(38, 0)", "HUGEINT": "number(38, 0)", "INTEGER": "number(38, 0)",
@@ -48,3 +57,28 @@ def copy_marts_to_fakesnow(snapshot: Path, con: Any, tables: Sequence[str] | Non
     finally:
         src.close()
     return list(tables)
+
+
+def settings_for(lake_dir: Path, **env: str) -> Settings:
+    """Settings from an explicit env, so the developer's own SNOWFLAKE_* never leak into a test."""
+    return Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake_dir), **env})
+
+
+@dataclass
+class PromotedLake:
+    lake: Lake
+    settings: Settings
+    promotion: PromotionReport
+    port: int
+
+
+def copy_lake(source: Lake, root: Path, *, snapshot: bool) -> Lake:
+    """A lake of our own with the source's raw Parquet (and its published DuckDB snapshot)."""
+    lake = Lake(root).ensure()
+    shutil.copytree(source.root / "raw", lake.root / "raw", dirs_exist_ok=True)
+    if snapshot:
+        snapshot_id = current_snapshot_id(source)
+        assert snapshot_id, "the session lake has no published DuckDB build"
+        shutil.copyfile(source.snapshot_path(snapshot_id), lake.snapshot_path(snapshot_id))
+        lake.serving_pointer.write_text(snapshot_id + "\n", encoding="utf-8")
+    return lake

@@ -3,7 +3,6 @@ ingested and built once; reports read its published snapshot."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -13,8 +12,6 @@ from pipelines.lake import Lake
 from pipelines.reports.targets import DbApiTarget, open_target
 from pipelines.settings import Settings
 from pipelines.warehouse.serving import current_snapshot_id
-
-from ..helpers import copy_marts_to_fakesnow
 
 
 @pytest.fixture
@@ -45,38 +42,22 @@ def direct(built_lake):
     con.close()
 
 
-@pytest.fixture(scope="session")
-def fakesnow_marts(built_lake):
-    """The session's marts copied into a fakesnow (Snowflake emulator) database.
-
-    fakesnow parses every statement as Snowflake SQL and runs it on DuckDB, so a report that uses
-    DuckDB-only syntax fails here. No global patching: the fake connection is made directly.
-    """
-    from fakesnow.instance import FakeSnow
-
-    lake = built_lake.lake
-    fake = FakeSnow()
-    con = fake.connect(database="shoplake", schema="marts", paramstyle="qmark")
-    copy_marts_to_fakesnow(lake.snapshot_path(current_snapshot_id(lake)), con)
-    yield con
-    con.close()
-    fake.duck_conn.close()
-
-
-@pytest.fixture(params=["dev", "fakesnow"])
+@pytest.fixture(params=["dev", "snowsim"])
 def target_opener(request):
     """(target name, opener) for every target the reports must run on.
 
-    dev is the real `--target dev` path (published DuckDB snapshot). fakesnow stands in for Snowflake
-    until the snowflake branch's `snowsim` target lands; then this fixture opens that instead.
+    dev is the real `--target dev` path (published DuckDB snapshot). snowsim is the real `--target snowsim`
+    path (`snowflake_connection(settings, "snowsim")`) to the session's fakesnow server, where the same
+    raw tables were promoted and the marts built by `dbt build` on the snowsim target (`promoted_lake`).
+    Reports write into the test's own lake; only the connection comes from the promoted lake's settings.
     """
     if request.param == "dev":
         return "dev", open_target
-    con = request.getfixturevalue("fakesnow_marts")
+    promoted = request.getfixturevalue("promoted_lake")
+    assert promoted.promotion.ok, promoted.promotion.render()
 
-    @contextmanager
     def opener(settings: Settings, target: str):
-        yield DbApiTarget(target, con, "qmark", "fakesnow copy of the marts")
+        return open_target(promoted.settings, target)
 
     return "snowsim", opener
 
