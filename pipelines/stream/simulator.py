@@ -368,6 +368,9 @@ def kafka_sender(bootstrap: str, topic: str) -> tuple[Callable[[list[bytes], lis
             "compression.type": "lz4",
             "queue.buffering.max.messages": 500_000,
             "enable.idempotence": False,
+            # Brokers close idle connections; librdkafka reconnects by itself, so its info-level
+            # "Disconnected" lines are noise for the person watching.
+            "log.connection.close": False,
         }
     )
     produce = producer.produce

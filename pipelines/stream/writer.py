@@ -38,6 +38,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 from ..errors import ShopLakeError
 from ..lake import CLICKSTREAM_TABLE, Lake, StreamFileId, atomic_path, write_json_atomic
 from ..settings import Settings
+from .broker import running_broker
 from .compaction import SMALL_FILE_BYTES, compact_partition, remove_leftovers, stream_files
 from .contract import DEADLETTER_COLUMNS, EVENT_COLUMNS, parse_messages
 
@@ -101,6 +102,13 @@ class WriterConfig:
     compact_files: int = 32
     group_id: str = "shoplake-stream-writer"
     table: str = CLICKSTREAM_TABLE
+    # The name this topic's offsets are recorded under in the lake (file names, checkpoint,
+    # `source_log`): the topic itself on a durable broker. The local broker keeps its log in
+    # memory, so its offsets restart at zero on every start; its name carries the incarnation.
+    log_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.log_name = self.log_name or self.topic
 
     @classmethod
     def from_settings(cls, settings: Settings, bootstrap: str) -> WriterConfig:
@@ -110,7 +118,16 @@ class WriterConfig:
             flush_seconds=settings.stream_flush_seconds,
             flush_events=settings.stream_flush_events,
             compact_files=settings.stream_compact_files,
+            log_name=log_name(settings),
         )
+
+
+def log_name(settings: Settings) -> str:
+    """Topic name for a configured broker; topic plus incarnation for the local in-memory broker."""
+    if settings.kafka_bootstrap_servers:
+        return settings.clickstream_topic
+    state = running_broker(Lake(settings.lake_dir))
+    return settings.clickstream_topic if state is None else f"{settings.clickstream_topic}~{state.incarnation}"
 
 
 @dataclass
@@ -222,6 +239,7 @@ def write_messages(
     parsed = parse_messages(values)
     rows = parsed.events.get_column("row")
     events = parsed.events.with_columns(
+        pl.lit(topic).alias("source_log"),
         pl.Series(partitions, dtype=pl.Int32).gather(rows).alias("source_partition"),
         pl.Series(offsets, dtype=pl.Int64).gather(rows).alias("source_offset"),
         pl.lit(now).dt.cast_time_unit("us").alias("ingested_at"),
@@ -324,8 +342,8 @@ class StreamWriter:
         cfg = self.config
         self.lake.ensure()
         t0 = time.perf_counter()
-        with writer_lock(self.lake, cfg.table, cfg.topic):
-            self.next_offsets = recover(self.lake, cfg.table, cfg.topic)
+        with writer_lock(self.lake, cfg.table, cfg.log_name):
+            self.next_offsets = recover(self.lake, cfg.table, cfg.log_name)
             self.stats.started_offsets = dict(self.next_offsets)
             consumer = self._consumer()
             try:
@@ -400,7 +418,7 @@ class StreamWriter:
         written = write_messages(
             self.lake,
             cfg.table,
-            cfg.topic,
+            cfg.log_name,
             values=[m.value() for m in batch],
             partitions=[m.partition() for m in batch],
             offsets=[m.offset() for m in batch],
@@ -409,7 +427,7 @@ class StreamWriter:
         self._dirty_dirs |= written.dirs
         for p, o in written.next_offsets.items():
             self.next_offsets[p] = max(self.next_offsets.get(p, 0), o)
-        write_checkpoint(self.lake, cfg.table, cfg.topic, self.next_offsets)  # the commit point
+        write_checkpoint(self.lake, cfg.table, cfg.log_name, self.next_offsets)  # the commit point
         try:  # lag for broker tools only; the lake's checkpoint is the truth
             consumer.commit(
                 offsets=[TopicPartition(cfg.topic, p, o) for p, o in self.next_offsets.items()],

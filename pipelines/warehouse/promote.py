@@ -41,7 +41,7 @@ CONTRACT_TYPES = {
 # Rows that carry their source position (the clickstream writer's topic partition and offset) may be
 # rewritten into new lake files by compaction (small files merged under a new name). Such tables load
 # through a scratch table, and only rows whose position is not in RAW yet are inserted.
-ROW_IDENTITY = ("source_partition", "source_offset")
+ROW_IDENTITY = ("source_log", "source_partition", "source_offset")
 LINEAGE_COLUMNS = (("_source_line", "NUMBER(38,0)"), ("_source_file", "VARCHAR"), ("_ingested_at", "TIMESTAMP_NTZ"))
 # Which Snowflake column types (information_schema.columns.data_type) accept a Parquet type family.
 ACCEPTS = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pandas as pd
 import pytest
 
@@ -16,6 +15,7 @@ from pipelines.dashboard import data
 from pipelines.errors import ShopLakeError
 from pipelines.settings import Settings
 
+from ..helpers import copy_marts_to_fakesnow
 from .conftest import snapshot_path
 
 fakesnow = pytest.importorskip("fakesnow")
@@ -42,14 +42,6 @@ PROD_ENV = {
 }
 
 
-def snowflake_type(duckdb_type: str) -> str:
-    if duckdb_type.startswith("DECIMAL"):
-        return duckdb_type.replace("DECIMAL", "NUMBER")
-    return {"BIGINT": "NUMBER(38, 0)", "INTEGER": "NUMBER(38, 0)", "HUGEINT": "NUMBER(38, 0)", "DOUBLE": "FLOAT"}.get(
-        duckdb_type, duckdb_type
-    )
-
-
 def normalise(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
@@ -65,26 +57,13 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
 def test_snowflake_backend_matches_snapshot(base_lake):
     local = data.open_backend(Settings.from_env({"SHOPLAKE_LAKE_DIR": str(base_lake)}))
     with fakesnow.patch():
-        import snowflake.connector
-        from snowflake.connector.pandas_tools import write_pandas  # patched by fakesnow inside the block
+        import snowflake.connector  # patched by fakesnow inside the block
 
         admin = snowflake.connector.connect(account="acme-test", user="tester", password="x")
         admin.cursor().execute("create database if not exists SHOP")
         admin.cursor().execute("create schema if not exists SHOP.ANALYTICS")
         admin.cursor().execute("use schema SHOP.ANALYTICS")
-        snap = duckdb.connect(str(snapshot_path(base_lake)), read_only=True)
-        for table in MARTS:
-            types = snap.execute(
-                "select column_name, data_type from information_schema.columns where table_name = ? "
-                "order by ordinal_position",
-                [table],
-            ).fetchall()
-            ddl = ", ".join(f"{name} {snowflake_type(kind)}" for name, kind in types)
-            admin.cursor().execute(f"create table {table} ({ddl})")
-            df = snap.execute(f"select * from {table}").df()
-            df.columns = [c.upper() for c in df.columns]
-            write_pandas(admin, df, table.upper(), quote_identifiers=False, use_logical_type=True)
-        snap.close()
+        copy_marts_to_fakesnow(snapshot_path(base_lake), admin, MARTS)
 
         remote = data.open_backend(Settings.from_env({**PROD_ENV, "SHOPLAKE_LAKE_DIR": str(base_lake)}))
         assert remote.kind == "snowflake"

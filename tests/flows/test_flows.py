@@ -6,10 +6,11 @@ import json
 import socket
 
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines.alerts import read_alerts
-from pipelines.lake import Lake
+from pipelines.lake import Lake, write_parquet_atomic
 from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
 
@@ -37,6 +38,15 @@ def _artifact(key: str):
         )
     assert found, f"no artifact {key!r}"
     return found[0]
+
+
+def _task_run_counts(flow_run_id) -> list[int]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return [run.run_count for run in runs]
 
 
 def _rows(artifact) -> list[dict]:
@@ -141,6 +151,33 @@ def test_pipeline_runs_all_steps_and_alerts_on_failure(lake: Lake) -> None:
     assert BROKEN_TEST in alerts[0]["detail"] and alerts[0]["context"]["state"] == "FAILED"
     # readers still see the last good build
     assert run_query(lake.root, "select count(*) from dim_customers")[1] == rows
+
+
+def test_promote_fails_naming_the_table_that_did_not_load(tmp_path, monkeypatch) -> None:
+    """A finished promotion whose report is not ok fails the flow (and its alert hook) naming the table."""
+    from pipelines.flows.promote import promote
+    from pipelines.warehouse import snowsim
+
+    lake = Lake(tmp_path / "lake").ensure()
+    good = pl.DataFrame({"category_id": [1, 2], "category_name": ["Books", "Games"], "_source_line": [2, 3],
+                         "_source_file": ["categories.csv"] * 2})  # fmt: skip
+    write_parquet_atomic(good, lake.raw_file("categories", "categories-0123456789ab"))
+    lake.raw_dir("products").mkdir(parents=True)
+    (lake.raw_dir("products") / "products-ba9876543210.parquet").write_bytes(b"not parquet at all")
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(lake.root))
+    monkeypatch.setenv("SHOPLAKE_FLOW_RETRY_DELAY_SECONDS", "0")
+    snowsim.start(lake)
+    try:
+        state = promote(target="snowsim", return_state=True)
+    finally:
+        snowsim.stop(lake)
+    assert state.is_failed()
+    assert "promotion to snowsim failed: products failed" in state.message
+    assert "products-ba9876543210.parquet is not readable Parquet" in state.message
+    assert "categories" not in state.message  # the table that loaded is not blamed
+    (alert,) = read_alerts(lake.root)
+    assert alert["source"] == "prefect/promote" and "products failed" in alert["detail"]
+    assert _task_run_counts(state.state_details.flow_run_id) == [1]  # a finished report is not retried
 
 
 def test_deployments_follow_settings(tmp_path) -> None:

@@ -12,21 +12,30 @@ from pipelines.cli import main
 from pipelines.settings import REPO_ROOT
 
 
+def _count(sql: str, capsys: pytest.CaptureFixture[str]) -> int:
+    assert main(["sql", sql, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)[0]["n"]
+
+
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_is_safe_twice(settings, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--scale", "0.005"]) == 0
+    assert main(["demo", "--scale", "0.005", "--click-events", "3000"]) == 0
     first = capsys.readouterr().out
-    assert "Top 5 customers" in first and "Revenue by category" in first
+    assert "Top 5 customers" in first and "Revenue by category" in first and "6/6 sales forecast" in first
+    assert "wrote 3,000 events" in first  # through the local broker and the exactly-once writer
 
-    assert main(["sql", "select count(*) as n from fct_orders", "--format", "json"]) == 0
-    n_orders = json.loads(capsys.readouterr().out)[0]["n"]
+    n_orders = _count("select count(*) as n from fct_orders", capsys)
     assert n_orders > 0
+    assert _count("select count(*) as n from fct_sessions", capsys) > 0
+    assert _count("select count(*) as n from sales_forecast", capsys) > 0
 
-    assert main(["demo"]) == 0
+    # Twice: exports are not landed again; new simulated clicks are new events, each landed once.
+    assert main(["demo", "--click-events", "2000"]) == 0
     second = capsys.readouterr().out
     assert "not regenerating" in second and "skipped" in second
-    assert main(["sql", "select count(*) as n from fct_orders", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["n"] == n_orders
+    assert _count("select count(*) as n from fct_orders", capsys) == n_orders
+    events = _count("select count(*) as n from stg_clickstream__events", capsys)
+    assert events == 5000 == _count("select count(distinct event_id) as n from stg_clickstream__events", capsys)
 
 
 def test_sql_without_a_build_is_a_clear_error(settings, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,7 +3,6 @@ ingested and built once; reports read its published snapshot."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -43,62 +42,22 @@ def direct(built_lake):
     con.close()
 
 
-SNOWFLAKE_TYPES = {"BIGINT": "number(38, 0)", "HUGEINT": "number(38, 0)", "INTEGER": "number(38, 0)",
-                   "VARCHAR": "varchar", "DATE": "date", "BOOLEAN": "boolean", "DOUBLE": "float"}  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def fakesnow_marts(built_lake):
-    """The session's marts copied into a fakesnow (Snowflake emulator) database.
-
-    fakesnow parses every statement as Snowflake SQL and runs it on DuckDB, so a report that uses
-    DuckDB-only syntax fails here. No global patching: the fake connection is made directly.
-    """
-    from fakesnow.instance import FakeSnow
-    from fakesnow.pandas_tools import write_pandas
-
-    lake = built_lake.lake
-    src = duckdb.connect(str(lake.snapshot_path(current_snapshot_id(lake))), read_only=True)
-    fake = FakeSnow()
-    con = fake.connect(database="shoplake", schema="marts", paramstyle="qmark")
-    tables = [
-        r[0]
-        for r in src.execute(
-            # the marts only: dbt's stored test failures live in main_dbt_test__audit
-            "select table_name from information_schema.tables where table_type = 'BASE TABLE' and table_schema = 'main'"
-        ).fetchall()
-    ]
-    for table in tables:
-        columns = src.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_name = ? order by ordinal_position",
-            [table],
-        ).fetchall()
-        ddl = ", ".join(f"{c} {SNOWFLAKE_TYPES.get(t, t.replace('DECIMAL', 'number'))}" for c, t in columns)
-        con.cursor().execute(f"create table {table} ({ddl})")
-        frame = src.execute(f"select * from {table}").df()
-        frame.columns = [c.upper() for c in frame.columns]
-        write_pandas(con, frame, table.upper())
-    src.close()
-    yield con
-    con.close()
-    fake.duck_conn.close()
-
-
-@pytest.fixture(params=["dev", "fakesnow"])
+@pytest.fixture(params=["dev", "snowsim"])
 def target_opener(request):
     """(target name, opener) for every target the reports must run on.
 
-    dev is the real `--target dev` path (published DuckDB snapshot). fakesnow stands in for Snowflake
-    until the snowflake branch's `snowsim` target lands; then this fixture opens that instead.
+    dev is the real `--target dev` path (published DuckDB snapshot). snowsim is the real `--target snowsim`
+    path (`snowflake_connection(settings, "snowsim")`) to the session's fakesnow server, where the same
+    raw tables were promoted and the marts built by `dbt build` on the snowsim target (`promoted_lake`).
+    Reports write into the test's own lake; only the connection comes from the promoted lake's settings.
     """
     if request.param == "dev":
         return "dev", open_target
-    con = request.getfixturevalue("fakesnow_marts")
+    promoted = request.getfixturevalue("promoted_lake")
+    assert promoted.promotion.ok, promoted.promotion.render()
 
-    @contextmanager
     def opener(settings: Settings, target: str):
-        yield DbApiTarget(target, con, "qmark", "fakesnow copy of the marts")
+        return open_target(promoted.settings, target)
 
     return "snowsim", opener
 

@@ -15,9 +15,6 @@ from pipelines.reports.runner import run_reports
 
 from .conftest import memory_target
 
-# fakesnow copies DuckDB's result rows through Arrow and warns about the extra copy; harmless here.
-pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
-
 
 def _num(value) -> float:
     """Compare numbers across drivers: Snowflake returns Decimal, the emulator sometimes float."""

@@ -119,3 +119,23 @@ def test_snowflake_reader_keeps_null_timestamps(promoted_lake) -> None:
     finally:
         con.cursor().execute(f"drop table if exists {table}")
         con.close()
+
+
+def test_dashboard_reads_snowsim_through_the_shared_connection(promoted_lake) -> None:
+    """`DBT_TARGET=snowsim` needs no SNOWFLAKE_* settings: the dashboard finds the lake's server like promote."""
+    from pipelines.dashboard import data
+
+    local = data.open_backend(promoted_lake.settings, "dev")
+    remote = data.open_backend(promoted_lake.settings, "snowsim")
+    try:
+        assert remote.kind == "snowflake" and f"snowsim at http://127.0.0.1:{promoted_lake.port}" in remote.describe()
+        first, last = data.date_bounds(local)
+        assert data.date_bounds(remote) == (first, last)
+        want, got = data.overview_kpis(local, first, last), data.overview_kpis(remote, first, last)
+        for period in ("current", "previous"):
+            assert got[period] == pytest.approx(want[period]), period
+        top_local, top_remote = data.top_customers(local, 10), data.top_customers(remote, 10)
+        assert top_remote["customer_name"].tolist() == top_local["customer_name"].tolist()
+    finally:
+        remote.close()
+        local.close()

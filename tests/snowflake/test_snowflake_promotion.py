@@ -264,8 +264,8 @@ def _events(first: int, last: int) -> pl.DataFrame:
     offsets = list(range(first, last + 1))
     frame = pl.DataFrame({
         "event_id": [f"e{o}" for o in offsets], "event_type": ["page_view"] * len(offsets),
-        "session_id": [f"s{o // 3}" for o in offsets], "source_partition": [0] * len(offsets),
-        "source_offset": offsets,
+        "session_id": [f"s{o // 3}" for o in offsets], "source_log": ["clicks"] * len(offsets),
+        "source_partition": [0] * len(offsets), "source_offset": offsets,
     })  # fmt: skip
     return frame.with_columns(
         pl.col("source_partition").cast(pl.Int32),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import signal
 import threading
 import time
@@ -39,6 +40,21 @@ def test_until_caught_up_lands_each_event_exactly_once(case: StreamCase) -> None
     case.lake.stream_checkpoint(CLICKSTREAM_TABLE, case.topic).unlink()
     assert run_stream(case.lake, case.config(), "until-caught-up").events == 0
     assert case.counts() == (30_000, 30_000)
+
+
+def test_flow_runner_takes_its_writer_config_from_settings(case: StreamCase, monkeypatch) -> None:
+    """`ingest_clickstream`'s plain function: broker, topic and flush bounds come from the environment."""
+    from pipelines.flows.ingest import run_clickstream
+
+    produced = case.produce(events=3_000)
+    for name, value in case.env(SHOPLAKE_STREAM_FLUSH_EVENTS="1000", SHOPLAKE_STREAM_COMPACT_FILES="0").items():
+        if name.startswith(("SHOPLAKE_", "KAFKA_")):
+            monkeypatch.setenv(name, value)
+    result = run_clickstream("until-caught-up")
+    assert result is not None and result["events"] == produced.events == 3_000 and result["dead_letters"] == 0
+    flushes = int(re.search(r"in (\d+) flushes", result["summary"]).group(1))
+    assert flushes >= 3  # SHOPLAKE_STREAM_FLUSH_EVENTS=1000 bounds each micro-batch
+    assert case.counts() == (3_000, 3_000)
 
 
 def test_bad_messages_go_to_dead_letter_and_good_ones_land(case: StreamCase) -> None:

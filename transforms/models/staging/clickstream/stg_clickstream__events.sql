@@ -28,6 +28,7 @@ renamed as (
         device,
         channel,
         extra as extra_json,
+        source_log,
         source_partition,
         source_offset,
         {{ to_utc_timestamp('ingested_at') }} as ingested_at
@@ -36,7 +37,7 @@ renamed as (
 
     qualify row_number() over (
         partition by event_date, event_id
-        order by ingested_at, source_partition, source_offset
+        order by ingested_at, source_log, source_partition, source_offset
     ) = 1
 
 )

@@ -1,0 +1,84 @@
+"""Helpers shared by test packages (fixtures live in conftest.py files; these are plain functions)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from pipelines.lake import Lake
+from pipelines.settings import Settings
+from pipelines.warehouse.serving import current_snapshot_id
+
+if TYPE_CHECKING:
+    from pipelines.warehouse.promote import PromotionReport
+
+# DuckDB types of the marts -> the Snowflake types dbt-snowflake would create
+SNOWFLAKE_TYPES = {"BIGINT": "number(38, 0)", "HUGEINT": "number(38, 0)", "INTEGER": "number(38, 0)",
+                   "DOUBLE": "float"}  # fmt: skip
+
+
+def snowflake_type(duckdb_type: str) -> str:
+    return SNOWFLAKE_TYPES.get(duckdb_type, duckdb_type.replace("DECIMAL", "number"))
+
+
+def copy_marts_to_fakesnow(snapshot: Path, con: Any, tables: Sequence[str] | None = None) -> list[str]:
+    """Copy tables of a DuckDB snapshot into the current schema of a fakesnow connection.
+
+    `tables` defaults to every base table of the snapshot's `main` schema (the marts; dbt's stored test
+    failures live in main_dbt_test__audit). fakesnow parses every statement as Snowflake SQL, so the
+    copy has Snowflake column types and upper-case names, as a dbt build on Snowflake would leave them.
+    """
+    from fakesnow.pandas_tools import write_pandas
+
+    src = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        if tables is None:
+            tables = [r[0] for r in src.execute(
+                "select table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE' and table_schema = 'main' order by 1"
+            ).fetchall()]  # fmt: skip
+        for table in tables:
+            columns = src.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'main' and table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+            assert columns, f"{table} is not in {snapshot}"
+            ddl = ", ".join(f"{name} {snowflake_type(kind)}" for name, kind in columns)
+            con.cursor().execute(f"create table {table} ({ddl})")
+            frame = src.execute(f"select * from {table}").df()
+            frame.columns = [c.upper() for c in frame.columns]
+            write_pandas(con, frame, table.upper())
+    finally:
+        src.close()
+    return list(tables)
+
+
+def settings_for(lake_dir: Path, **env: str) -> Settings:
+    """Settings from an explicit env, so the developer's own SNOWFLAKE_* never leak into a test."""
+    return Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake_dir), **env})
+
+
+@dataclass
+class PromotedLake:
+    lake: Lake
+    settings: Settings
+    promotion: PromotionReport
+    port: int
+
+
+def copy_lake(source: Lake, root: Path, *, snapshot: bool) -> Lake:
+    """A lake of our own with the source's raw Parquet (and its published DuckDB snapshot)."""
+    lake = Lake(root).ensure()
+    shutil.copytree(source.root / "raw", lake.root / "raw", dirs_exist_ok=True)
+    if snapshot:
+        snapshot_id = current_snapshot_id(source)
+        assert snapshot_id, "the session lake has no published DuckDB build"
+        shutil.copyfile(source.snapshot_path(snapshot_id), lake.snapshot_path(snapshot_id))
+        lake.serving_pointer.write_text(snapshot_id + "\n", encoding="utf-8")
+    return lake
