@@ -19,6 +19,7 @@ demo: setup
 	$(BIN)/shoplake demo
 
 test: setup
+	bash .ci/system-deps
 	$(BIN)/python -m pytest
 
 test-fast: setup
