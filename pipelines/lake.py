@@ -122,9 +122,6 @@ class Lake:
     def quarantine_file(self, table: str, name: str) -> Path:
         return self.quarantine_dir(table) / f"{name}.parquet"
 
-    def quarantine_glob(self) -> str:
-        return str(self.root / "quarantine" / "*" / "*.parquet")
-
     @property
     def ledger_root(self) -> Path:
         return self.root / "ledger"
