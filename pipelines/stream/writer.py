@@ -438,8 +438,8 @@ def consumer_config(config: WriterConfig) -> dict[str, Any]:
         "fetch.wait.max.ms": 100,  # an idle topic answers fast: freshness
         "fetch.queue.backoff.ms": 5,
         # bounded prefetch: memory stays flat whatever the backlog
-        "queued.min.messages": int(os.environ.get("XQMIN", 10_000)),
-        "queued.max.messages.kbytes": int(os.environ.get("XQKB", 4096)),
+        "queued.min.messages": 10_000,
+        "queued.max.messages.kbytes": 4096,
         "fetch.max.bytes": 1 << 20,
         "max.partition.fetch.bytes": 256 << 10,
     }
