@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -52,9 +53,13 @@ def run_dashboard(settings: Settings, port: int | None = None, host: str = HOST)
     env = {**os.environ, "SHOPLAKE_LAKE_DIR": str(settings.lake_dir), "DBT_TARGET": settings.dbt_target}
     print(f"ShopLake dashboard: {dashboard_url(port, host)}  (lake {settings.lake_dir}; Ctrl+C to stop)", flush=True)
     proc = subprocess.Popen(streamlit_command(port, host), env=env, cwd=REPO_ROOT)
+    # A process manager stops us with SIGTERM: pass it on, or Streamlit outlives us on the port.
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
     try:
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         proc.wait(timeout=10)
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

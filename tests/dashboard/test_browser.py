@@ -6,6 +6,7 @@ Screenshots go to docs/screenshots/ (regenerated on every run).
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 import urllib.request
@@ -46,6 +47,11 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise TimeoutError(f"dashboard at {url} not healthy after {timeout}s")
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.fixture(scope="module")
 def dashboard(base_lake):
     port = free_port()
@@ -68,6 +74,7 @@ def dashboard(base_lake):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        assert not port_in_use(port), "Streamlit outlived `shoplake dashboard` after SIGTERM"
 
 
 @pytest.fixture(scope="module")
