@@ -201,6 +201,30 @@ def _reference_keys(lake: Lake, table: str, key: str) -> pl.Series:
     return pl.scan_parquet(lake.raw_glob(table), hive_partitioning=True).select(key).unique().collect()[key]
 
 
+def _first_occurrence(key: pl.Series) -> pl.Series:
+    """`key.is_first_distinct()`, without hashing the sorted run that an export mostly is.
+
+    Rows up to the first break in strictly increasing order cannot repeat each other; only the rows
+    after it (appended corrections, duplicates) are hashed among themselves and binary-searched in
+    that sorted prefix. Hashing all 3M order_items keys took 0.19 s of the 1.7 s ingest.
+    """
+    if not key.dtype.is_integer():
+        return key.is_first_distinct()
+    # A comparison, not diff(): diff() wraps around on int64 overflow and could hide a break.
+    breaks = (key <= key.shift(1)).fill_null(False) | key.is_null()
+    n_sorted = int(breaks.arg_max()) if breaks.any() else key.len()
+    if n_sorted == key.len():
+        return pl.repeat(True, key.len(), dtype=pl.Boolean, eager=True)
+    prefix, tail = key.head(n_sorted), key.slice(n_sorted)
+    if n_sorted:
+        at = prefix.search_sorted(tail, side="left").clip(upper_bound=n_sorted - 1)
+        in_prefix = (prefix.gather(at) == tail).fill_null(False)
+    else:
+        in_prefix = pl.repeat(False, tail.len(), dtype=pl.Boolean, eager=True)
+    first_in_tail = tail.is_first_distinct() & ~in_prefix
+    return pl.concat([pl.repeat(True, n_sorted, dtype=pl.Boolean, eager=True), first_in_tail])
+
+
 @dataclass
 class Validated:
     good: pl.DataFrame  # typed contract columns + _line, imputed
@@ -235,13 +259,10 @@ def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: b
 
     # Duplicate primary keys: the first valid occurrence lands, later ones are quarantined.
     pk = contract.primary_key
-    key = good[pk[0]] if len(pk) == 1 else None
-    if key is None or not (key.null_count() == 0 and (key.diff().drop_nulls() > 0).all()):
-        # (exports sorted by key, the common case, cannot hold duplicates and skip the hashing)
-        first = (pl.col(pk[0]) if len(pk) == 1 else pl.struct(*pk)).is_first_distinct()
-        good = good.with_columns(first.alias("_first"))
-        rejected.append(good.filter(~pl.col("_first")).select("_line", pl.lit("duplicate_key").alias("_reason")))
-        good = good.filter(pl.col("_first")).drop("_first")
+    first = _first_occurrence(good[pk[0]]) if len(pk) == 1 else good.select(pl.struct(*pk).is_first_distinct())[:, 0]
+    if not first.all():
+        rejected.append(good.filter(~first).select("_line", pl.lit("duplicate_key").alias("_reason")))
+        good = good.filter(first)
     for ref in contract.references:
         keys = _reference_keys(lake, ref.table, ref.key)
         good = good.with_columns(pl.col(ref.column).is_in(keys.implode()).alias("_found"))

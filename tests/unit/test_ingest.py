@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from pipelines.batch.contract import load_contracts
-from pipelines.batch.ingest import ingest_all
+from pipelines.batch.ingest import _first_occurrence, ingest_all
 from pipelines.batch.ledger import read_ledger
 from pipelines.generate.batch import build_dataset, write_exports
 from pipelines.lake import Lake
@@ -169,3 +169,20 @@ def test_contract_mapping_renames_columns(lake: Lake, tmp_path: Path, monkeypatc
     assert _raw(lake, "categories").select("category_id", "category_name").rows() == [(7, "Garden")]
     record = json.loads(next(lake.ledger_root.rglob("*.json")).read_text())
     assert record["rows_in"] == 2
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [],
+        [1, 2, 3],
+        [3, 2, 1],
+        [1, 2, 3, 2, 9, 9, None, 1, None],  # sorted export with duplicates and nulls appended
+        [None, 1, 2, 1],
+        [5, 6, 7, None, 5, 8, None],
+        [0, 6148914691236517205, -6148914691236517206, 0],  # increasing only if int64 differences wrap
+    ],
+)
+def test_first_occurrence_matches_is_first_distinct(keys: list[int | None]) -> None:
+    series = pl.Series("key", keys, dtype=pl.Int64)
+    assert _first_occurrence(series).to_list() == series.is_first_distinct().to_list()
