@@ -251,35 +251,45 @@ def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: b
     checked = raw.with_columns(
         truncated.alias("_truncated"), *[_typed(c).alias(c.name) for c in contract.columns]
     ).with_columns(pl.any_horizontal([bad for _, bad in checks]).alias("_bad"))
-    reason = pl.coalesce([pl.when(bad).then(pl.lit(name)) for name, bad in checks])
-    rejected = [checked.filter(pl.col("_bad")).select("_line", reason.alias("_reason"))]
-    # Only typed columns travel on: copying the raw text of every good row dominated the cost.
-    good = checked.select("_line", *[c.name for c in contract.columns], "_bad").filter(~pl.col("_bad")).drop("_bad")
-    del checked
+    del raw
+    # The later checks yield one mask per reason over all rows and rows are filtered once at the
+    # end, instead of filtering the good rows after each check and joining the bad ones back to
+    # their text by line number (~0.05 s less CPU at scale 1).
+    ok = ~checked["_bad"]
+    later: list[tuple[str, pl.Series]] = []  # (reason, rows it quarantines), in priority order
+    landing = ok
 
     # Duplicate primary keys: the first valid occurrence lands, later ones are quarantined.
     pk = contract.primary_key
-    first = _first_occurrence(good[pk[0]]) if len(pk) == 1 else good.select(pl.struct(*pk).is_first_distinct())[:, 0]
+    if len(pk) == 1:
+        first = _first_occurrence(checked[pk[0]].filter(ok))
+    else:
+        first = checked.filter(ok).select(pl.struct(*pk).is_first_distinct()).to_series()
     if not first.all():
-        rejected.append(good.filter(~first).select("_line", pl.lit("duplicate_key").alias("_reason")))
-        good = good.filter(first)
+        duplicate = pl.repeat(False, checked.height, dtype=pl.Boolean, eager=True).scatter(ok.arg_true(), ~first)
+        later.append(("duplicate_key", duplicate))
+        landing = landing & ~duplicate
     for ref in contract.references:
-        keys = _reference_keys(lake, ref.table, ref.key)
-        good = good.with_columns(pl.col(ref.column).is_in(keys.implode()).alias("_found"))
-        reason_text = f"missing_reference:{ref.column}"
-        rejected.append(good.filter(~pl.col("_found")).select("_line", pl.lit(reason_text).alias("_reason")))
-        good = good.filter(pl.col("_found")).drop("_found")
+        found = checked[ref.column].is_in(_reference_keys(lake, ref.table, ref.key).implode())
+        later.append((f"missing_reference:{ref.column}", (landing & ~found).fill_null(False)))
+        landing = (landing & found).fill_null(False)
 
+    good = checked.select("_line", *[c.name for c in contract.columns]).filter(landing)
     imputed: dict[str, int] = {}
     imputable = [c for c in contract.columns if not c.required and c.default is not None]
     if imputable:
         counts = good.select([pl.col(c.name).is_null().sum().alias(c.name) for c in imputable])
         imputed = {k: int(v) for k, v in counts.row(0, named=True).items() if v}
         good = good.with_columns([pl.col(c.name).fill_null(pl.lit(c.default)).alias(c.name) for c in imputable])
-    # Quarantined rows keep the text exactly as it came (bar stripping), found by line number.
-    reasons = pl.concat(rejected)
-    bad = raw.join(reasons, on="_line", how="inner").sort("_line")
-    return Validated(good=good.select("_line", *[c.name for c in contract.columns]), bad=bad, imputed=imputed)
+    # Quarantined rows keep the text exactly as it came (bar stripping), in line order.
+    quarantined = checked["_bad"]
+    for i, (_, mask) in enumerate(later):
+        checked = checked.with_columns(mask.alias(f"_later{i}"))
+        quarantined = quarantined | mask
+    reasons = [*checks, *[(name, pl.col(f"_later{i}")) for i, (name, _) in enumerate(later)]]
+    reason = pl.coalesce([pl.when(bad).then(pl.lit(name)) for name, bad in reasons]).alias("_reason")
+    bad = checked.filter(quarantined).select("_line", *[_src(c) for c in contract.columns], reason)
+    return Validated(good=good, bad=bad, imputed=imputed)
 
 
 # -- one file ----------------------------------------------------------------------------------
