@@ -13,6 +13,7 @@ import hashlib
 import io
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -364,17 +365,27 @@ def ingest_all(lake_dir: Path, *, tables: list[str] | None = None, progress: boo
     lake = Lake(lake_dir).ensure()
     contracts = load_contracts()
     report = IngestReport()
-    for table, contract in contracts.items():
-        if tables and table not in tables:
-            continue
-        for path in sorted(lake.landing_dir(table).glob(contract.file_pattern)):
-            sha = sha256_file(path)
-            previous = read_ledger_record(lake, table, sha)
+    exports = [
+        (contract, path)
+        for table, contract in contracts.items()
+        if not tables or table in tables
+        for path in sorted(lake.landing_dir(table).glob(contract.file_pattern))
+    ]
+    # The next files are hashed in a thread (hashlib releases the GIL) while one is ingested:
+    # hashing the 130 MB of scale-1 exports took 0.10 s of the ingest when done in line.
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoplake-sha256")
+    try:
+        hashes = [hasher.submit(sha256_file, path) for _, path in exports]
+        for (contract, path), sha_future in zip(exports, hashes, strict=True):
+            sha = sha_future.result()
+            previous = read_ledger_record(lake, contract.table, sha)
             if previous is not None:
-                report.files.append(FileResult(table=table, path=path, status="skipped"))
+                report.files.append(FileResult(table=contract.table, path=path, status="skipped"))
                 continue
             try:
                 report.files.append(ingest_file(lake, contract, path, sha, progress=progress))
             except FileRejected as exc:
-                report.files.append(FileResult(table=table, path=path, status="rejected", error=str(exc)))
+                report.files.append(FileResult(table=contract.table, path=path, status="rejected", error=str(exc)))
+    finally:
+        hasher.shutdown(cancel_futures=True)
     return report
