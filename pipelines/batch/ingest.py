@@ -13,6 +13,7 @@ import hashlib
 import io
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from ..lake import Lake, write_parquet_atomic
 from .contract import Column, Contract, load_contracts
 from .ledger import LedgerRecord, read_ledger_record, write_ledger_record
+from .writer import OrderedWriter
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 OTHER_DELIMITERS = (";", "\t", "|")
@@ -233,11 +235,20 @@ class Validated:
     imputed: dict[str, int]
 
 
-def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: bool) -> Validated:
+def validate(
+    df: pl.DataFrame,
+    contract: Contract,
+    lake: Lake,
+    truncated_last: bool,
+    *,
+    before_reading: Callable[[str], None] = lambda table: None,
+) -> Validated:
     """Split rows into typed good rows and quarantined rows with the first reason that applies.
 
     Row checks, then duplicate keys, then references. Reason strings are built only for the bad
     rows: building them for every row would cost more than the rest of the validation.
+    `before_reading(table)` runs before a referenced table's keys are read from the lake (so
+    its pending writes can finish first).
     """
     # Text columns are stripped; numbers and dates are cast from the text as exported (a padded
     # number is quarantined as invalid, not guessed). A missing optional column is all nulls.
@@ -271,6 +282,7 @@ def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: b
         later.append(("duplicate_key", duplicate))
         landing = landing & ~duplicate
     for ref in contract.references:
+        before_reading(ref.table)
         found = checked[ref.column].is_in(_reference_keys(lake, ref.table, ref.key).implode())
         later.append((f"missing_reference:{ref.column}", (landing & ~found).fill_null(False)))
         landing = (landing & found).fill_null(False)
@@ -296,8 +308,14 @@ def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: b
 # -- one file ----------------------------------------------------------------------------------
 
 
-def ingest_file(lake: Lake, contract: Contract, path: Path, sha: str, *, progress: bool = False) -> FileResult:
-    """Ingest one export; raises FileRejected when the file as a whole is unreadable."""
+def ingest_file(
+    lake: Lake, contract: Contract, path: Path, sha: str, writer: OrderedWriter, *, progress: bool = False
+) -> FileResult:
+    """Read and validate one export, then queue its writes; raises FileRejected when the file is unreadable.
+
+    The queued job writes the raw and quarantine files and then the ledger record, which marks
+    the file as fully in the lake.
+    """
     started = time.monotonic()
     ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     _, truncated = _check_header(path, contract)
@@ -308,7 +326,7 @@ def ingest_file(lake: Lake, contract: Contract, path: Path, sha: str, *, progres
     df = _read(path, contract)
     bar.update()
     bar.set_postfix_str(f"validating {df.height:,} rows")
-    checked = validate(df, contract, lake, truncated)
+    checked = validate(df, contract, lake, truncated, before_reading=lambda table: writer.wait(table))
     del df
     bar.update()
     stem = f"{path.stem}-{sha[:12]}"
@@ -320,10 +338,6 @@ def ingest_file(lake: Lake, contract: Contract, path: Path, sha: str, *, progres
     good = checked.good.select(*[c.name for c in contract.columns], *lineage)
     bad = checked.bad.select(*[pl.col(_src(c)).alias(c.name) for c in contract.columns], "_reason", *lineage)
     imputed = checked.imputed
-    outputs = _write_raw(lake, contract, good, stem, bar)
-    if bad.height:
-        outputs.append(str(write_parquet_atomic(bad, lake.quarantine_file(contract.table, stem))))
-    bar.update()
     reasons = dict(Counter(bad["_reason"].to_list())) if bad.height else {}
     result = FileResult(
         table=contract.table, path=path, status="landed", rows_in=good.height + bad.height,
@@ -331,14 +345,23 @@ def ingest_file(lake: Lake, contract: Contract, path: Path, sha: str, *, progres
     )  # fmt: skip
     if truncated:
         result.warnings.append(f"{path.name}: last line is truncated (line {result.rows_in + 1}); quarantined")
-    write_ledger_record(lake, LedgerRecord(
-        table=contract.table, source_file=path.name, sha256=sha, size_bytes=path.stat().st_size,
-        rows_in=result.rows_in, rows_landed=result.rows_landed, rows_quarantined=result.rows_quarantined,
-        quarantine_reasons=reasons, imputed=imputed, ingested_at=ingested_at.isoformat() + "Z",
-        duration_s=round(time.monotonic() - started, 3), outputs=outputs,
-    ))  # fmt: skip
-    bar.update()
-    bar.close()
+    size_bytes = path.stat().st_size
+
+    def write() -> None:
+        outputs = _write_raw(lake, contract, good, stem, bar)
+        if bad.height:
+            outputs.append(str(write_parquet_atomic(bad, lake.quarantine_file(contract.table, stem))))
+        bar.update()
+        write_ledger_record(lake, LedgerRecord(
+            table=contract.table, source_file=path.name, sha256=sha, size_bytes=size_bytes,
+            rows_in=result.rows_in, rows_landed=result.rows_landed, rows_quarantined=result.rows_quarantined,
+            quarantine_reasons=reasons, imputed=imputed, ingested_at=ingested_at.isoformat() + "Z",
+            duration_s=round(time.monotonic() - started, 3), outputs=outputs,
+        ))  # fmt: skip
+        bar.update()
+        bar.close()
+
+    writer.submit(contract.table, sha, write)
     return result
 
 
@@ -374,18 +397,22 @@ def ingest_all(lake_dir: Path, *, tables: list[str] | None = None, progress: boo
     # The next files are hashed in a thread (hashlib releases the GIL) while one is ingested:
     # hashing the 130 MB of scale-1 exports took 0.10 s of the ingest when done in line.
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoplake-sha256")
+    writer = OrderedWriter()
     try:
         hashes = [hasher.submit(sha256_file, path) for _, path in exports]
         for (contract, path), sha_future in zip(exports, hashes, strict=True):
             sha = sha_future.result()
+            writer.wait(contract.table, sha)  # an identical file may still be landing
             previous = read_ledger_record(lake, contract.table, sha)
             if previous is not None:
                 report.files.append(FileResult(table=contract.table, path=path, status="skipped"))
                 continue
             try:
-                report.files.append(ingest_file(lake, contract, path, sha, progress=progress))
+                report.files.append(ingest_file(lake, contract, path, sha, writer, progress=progress))
             except FileRejected as exc:
                 report.files.append(FileResult(table=contract.table, path=path, status="rejected", error=str(exc)))
+        writer.wait()
     finally:
+        writer.close()
         hasher.shutdown(cancel_futures=True)
     return report
