@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..lake import Lake, write_parquet_atomic
 from .contract import Column, Contract, load_contracts
 from .ledger import LedgerRecord, read_ledger_record, write_ledger_record
+from .references import ReferenceKeys
 from .writer import OrderedWriter
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
@@ -198,12 +199,6 @@ def _row_checks(contract: Contract) -> list[tuple[str, pl.Expr]]:
     return [(reason, bad.fill_null(False)) for reason, bad in checks]
 
 
-def _reference_keys(lake: Lake, table: str, key: str) -> pl.Series:
-    if not any(lake.raw_dir(table).rglob("*.parquet")):
-        return pl.Series(key, [], dtype=pl.Int64)
-    return pl.scan_parquet(lake.raw_glob(table), hive_partitioning=True).select(key).unique().collect()[key]
-
-
 def _first_occurrence(key: pl.Series) -> pl.Series:
     """`key.is_first_distinct()`, without hashing the sorted run that an export mostly is.
 
@@ -236,19 +231,13 @@ class Validated:
 
 
 def validate(
-    df: pl.DataFrame,
-    contract: Contract,
-    lake: Lake,
-    truncated_last: bool,
-    *,
-    before_reading: Callable[[str], None] = lambda table: None,
+    df: pl.DataFrame, contract: Contract, reference_keys: Callable[[str, str], pl.Series], truncated_last: bool
 ) -> Validated:
     """Split rows into typed good rows and quarantined rows with the first reason that applies.
 
     Row checks, then duplicate keys, then references. Reason strings are built only for the bad
     rows: building them for every row would cost more than the rest of the validation.
-    `before_reading(table)` runs before a referenced table's keys are read from the lake (so
-    its pending writes can finish first).
+    `reference_keys(table, key)` gives the keys a reference may point to.
     """
     # Text columns are stripped; numbers and dates are cast from the text as exported (a padded
     # number is quarantined as invalid, not guessed). A missing optional column is all nulls.
@@ -282,8 +271,7 @@ def validate(
         later.append(("duplicate_key", duplicate))
         landing = landing & ~duplicate
     for ref in contract.references:
-        before_reading(ref.table)
-        found = checked[ref.column].is_in(_reference_keys(lake, ref.table, ref.key).implode())
+        found = checked[ref.column].is_in(reference_keys(ref.table, ref.key).implode())
         later.append((f"missing_reference:{ref.column}", (landing & ~found).fill_null(False)))
         landing = (landing & found).fill_null(False)
 
@@ -309,7 +297,14 @@ def validate(
 
 
 def ingest_file(
-    lake: Lake, contract: Contract, path: Path, sha: str, writer: OrderedWriter, *, progress: bool = False
+    lake: Lake,
+    contract: Contract,
+    path: Path,
+    sha: str,
+    writer: OrderedWriter,
+    references: ReferenceKeys,
+    *,
+    progress: bool = False,
 ) -> FileResult:
     """Read and validate one export, then queue its writes; raises FileRejected when the file is unreadable.
 
@@ -326,7 +321,7 @@ def ingest_file(
     df = _read(path, contract)
     bar.update()
     bar.set_postfix_str(f"validating {df.height:,} rows")
-    checked = validate(df, contract, lake, truncated, before_reading=lambda table: writer.wait(table))
+    checked = validate(df, contract, references.get, truncated)
     del df
     bar.update()
     stem = f"{path.stem}-{sha[:12]}"
@@ -346,9 +341,16 @@ def ingest_file(
     if truncated:
         result.warnings.append(f"{path.name}: last line is truncated (line {result.rows_in + 1}); quarantined")
     size_bytes = path.stat().st_size
+    raw_files = _split_raw(lake, contract, good, stem)
+    references.add(contract.table, checked.good, [file for file, _ in raw_files])
+    bar.total += len(raw_files)
 
     def write() -> None:
-        outputs = _write_raw(lake, contract, good, stem, bar)
+        outputs = []
+        for file, frame in raw_files:
+            bar.set_postfix_str(f"writing {file.parent.name}" if contract.partition_by else "writing")
+            outputs.append(str(write_parquet_atomic(frame, file)))
+            bar.update()
         if bad.height:
             outputs.append(str(write_parquet_atomic(bad, lake.quarantine_file(contract.table, stem))))
         bar.update()
@@ -365,19 +367,14 @@ def ingest_file(
     return result
 
 
-def _write_raw(lake: Lake, contract: Contract, good: pl.DataFrame, stem: str, bar: tqdm) -> list[str]:
+def _split_raw(lake: Lake, contract: Contract, good: pl.DataFrame, stem: str) -> list[tuple[Path, pl.DataFrame]]:
+    """The raw file(s) of one export: one, or one per hive partition value (in order of appearance)."""
     part = contract.partition_by
     if part is None:
-        return [str(write_parquet_atomic(good, lake.raw_file(contract.table, stem)))]
+        return [(lake.raw_file(contract.table, stem), good)]
     keyed = good.with_columns(pl.col(part.column).dt.strftime(part.format).alias("_part"))
     groups = keyed.partition_by("_part", as_dict=True, include_key=False, maintain_order=True)
-    bar.total += len(groups)
-    outputs = []
-    for (value,), frame in groups.items():
-        bar.set_postfix_str(f"writing {part.name}={value}")
-        outputs.append(str(write_parquet_atomic(frame, lake.raw_file(contract.table, stem, (part.name, value)))))
-        bar.update()
-    return outputs
+    return [(lake.raw_file(contract.table, stem, (part.name, value)), frame) for (value,), frame in groups.items()]
 
 
 # -- the batch ---------------------------------------------------------------------------------
@@ -398,6 +395,7 @@ def ingest_all(lake_dir: Path, *, tables: list[str] | None = None, progress: boo
     # hashing the 130 MB of scale-1 exports took 0.10 s of the ingest when done in line.
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoplake-sha256")
     writer = OrderedWriter()
+    references = ReferenceKeys(lake, contracts, writer)
     try:
         hashes = [hasher.submit(sha256_file, path) for _, path in exports]
         for (contract, path), sha_future in zip(exports, hashes, strict=True):
@@ -408,7 +406,7 @@ def ingest_all(lake_dir: Path, *, tables: list[str] | None = None, progress: boo
                 report.files.append(FileResult(table=contract.table, path=path, status="skipped"))
                 continue
             try:
-                report.files.append(ingest_file(lake, contract, path, sha, writer, progress=progress))
+                report.files.append(ingest_file(lake, contract, path, sha, writer, references, progress=progress))
             except FileRejected as exc:
                 report.files.append(FileResult(table=contract.table, path=path, status="rejected", error=str(exc)))
         writer.wait()
