@@ -62,6 +62,18 @@ def bench_env(partitions: int) -> Iterator[BenchEnv]:
                 stop_broker(broker_lake)
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM).
+
+    Not `ru_maxrss`: Linux carries the parent's peak into a child across fork and exec.
+    """
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def emit(result: dict[str, object]) -> None:
     """The one JSON line a benchmark ends with."""
     print(json.dumps(result, sort_keys=True), flush=True)

@@ -1,7 +1,8 @@
 """Broker -> committed Parquet throughput of the stream writer vs raw confluent-kafka consumption.
 
-Produces a backlog, times a poll-and-discard consumer over it, then the real writer (in a child
-process, so its peak RSS is measured alone). Last stdout line: one JSON object.
+Produces a backlog, times a poll-and-discard consumer over it (with the writer's client settings,
+and with librdkafka's defaults), then the real writer in a child process, which reports its own
+peak RSS. Last stdout line: one JSON object.
 
     python bench/stream_throughput.py [--events 2000000] [--partitions 4]
 """
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 
-from _common import REPO_ROOT, BenchEnv, bench_env, emit
+from _common import REPO_ROOT, BenchEnv, bench_env, emit, peak_rss_mb
 
 
 def produce(env: BenchEnv, events: int) -> float:
@@ -27,11 +27,11 @@ def produce(env: BenchEnv, events: int) -> float:
     return result.events_per_s
 
 
-def raw_consume(env: BenchEnv, events: int) -> float:
-    """Poll and discard with confluent-kafka's defaults; events/s from the first message."""
+def raw_consume(env: BenchEnv, events: int, settings: dict[str, object]) -> float:
+    """Poll and discard; events/s from the first message."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": env.bootstrap, "group.id": "bench-raw"})
+    consumer = Consumer({**settings, "bootstrap.servers": env.bootstrap, "group.id": "bench-raw"})
     parts = consumer.list_topics(env.topic, timeout=10).topics[env.topic].partitions
     consumer.assign([TopicPartition(env.topic, p, OFFSET_BEGINNING) for p in parts])
     seen, first = 0, 0.0
@@ -48,6 +48,12 @@ def raw_consume(env: BenchEnv, events: int) -> float:
     return seen / elapsed
 
 
+def writer_settings(env: BenchEnv) -> dict[str, object]:
+    from pipelines.stream.writer import WriterConfig, consumer_config
+
+    return consumer_config(WriterConfig(env.bootstrap, env.topic))
+
+
 def child_writer() -> None:
     from pipelines.lake import Lake
     from pipelines.settings import get_settings
@@ -56,7 +62,15 @@ def child_writer() -> None:
     settings = get_settings()
     cfg = WriterConfig.from_settings(settings, settings.kafka_bootstrap_servers)
     stats = run_stream(Lake(settings.lake_dir), cfg, "until-caught-up")
-    summary = {"events": stats.events, "active_seconds": stats.active_seconds, "flushes": stats.flushes}
+    summary = {
+        "events": stats.events,
+        "active_seconds": stats.active_seconds,
+        "flushes": stats.flushes,
+        "commits": stats.commits,
+        "files": stats.files,
+        "compacted_files": stats.compacted_files,
+        "peak_rss_mb": peak_rss_mb(),
+    }
     print(json.dumps(summary))
 
 
@@ -73,8 +87,11 @@ def main() -> None:
     with bench_env(args.partitions) as env:
         produce_rate = produce(env, args.events)
         print(f"produced {args.events:,} events at {produce_rate:,.0f}/s", file=sys.stderr)
-        raw_rate = raw_consume(env, args.events)
-        print(f"raw consume: {raw_rate:,.0f} events/s", file=sys.stderr)
+        # The baseline is the same client with the writer's settings; librdkafka's defaults are
+        # reported too (they back off 1 s whenever the prefetch queue fills).
+        raw_rate = raw_consume(env, args.events, writer_settings(env))
+        raw_default_rate = raw_consume(env, args.events, {})
+        print(f"raw consume: {raw_rate:,.0f} events/s ({raw_default_rate:,.0f} with defaults)", file=sys.stderr)
         flush_env = {"SHOPLAKE_STREAM_FLUSH_EVENTS": str(args.flush_events)} if args.flush_events else {}
         proc = subprocess.run(
             [sys.executable, __file__, "--child-writer"],
@@ -85,7 +102,6 @@ def main() -> None:
             check=True,
         )
         child = json.loads(proc.stdout.strip().splitlines()[-1])
-        peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         rows, distinct = env.counts()
         assert rows == distinct == child["events"] == args.events, (rows, distinct, child)
         rate = child["events"] / child["active_seconds"]
@@ -94,9 +110,14 @@ def main() -> None:
                 "events": child["events"],
                 "events_per_s": round(rate),
                 "raw_events_per_s": round(raw_rate),
+                "raw_default_events_per_s": round(raw_default_rate),
                 "ratio": round(rate / raw_rate, 3),
-                "peak_rss_mb": round(peak_rss_mb, 1),
+                "ratio_vs_default_raw": round(rate / raw_default_rate, 3),
+                "peak_rss_mb": round(child["peak_rss_mb"], 1),
                 "flushes": child["flushes"],
+                "commits": child["commits"],
+                "files": child["files"],
+                "compacted_files": child["compacted_files"],
                 "partitions": args.partitions,
             }
         )

@@ -286,22 +286,28 @@ class Lake:
         return self
 
 
-def _tmp_path(path: Path) -> Path:
+def temp_path(path: Path) -> Path:
+    """A fresh temporary name beside `path`, for a file that `publish_file` renames into place."""
     # Hidden and without the final suffix, so `*.parquet` / `*.json` globs never match it.
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
+
+
+def publish_file(tmp: Path, path: Path) -> None:
+    """fsync `tmp` and rename it to `path`: readers see the whole file or none of it."""
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success fsync it and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_path(path)
+    tmp = temp_path(path)
     try:
         yield tmp
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        publish_file(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()

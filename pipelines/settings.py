@@ -30,8 +30,15 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "SHOPLAKE_CLICKSTREAM_TOPIC": ("clickstream.events", "Clickstream topic (created when missing)."),
     "SHOPLAKE_CLICKSTREAM_PARTITIONS": ("4", "Partitions of the clickstream topic when ShopLake creates it."),
     "SHOPLAKE_BROKER_PORT": ("0", "Loopback port of the local broker; 0 = pick a free port."),
-    "SHOPLAKE_STREAM_FLUSH_SECONDS": ("1.0", "Stream writer time bound: flush a micro-batch this often."),
-    "SHOPLAKE_STREAM_FLUSH_EVENTS": ("50000", "Stream writer size bound: flush at this many events."),
+    "SHOPLAKE_STREAM_FLUSH_SECONDS": (
+        "1.0",
+        "Stream writer time bound: new events are committed (visible) within this many seconds.",
+    ),
+    "SHOPLAKE_STREAM_FLUSH_EVENTS": ("30000", "Stream writer micro-batch size bound (bounds its memory)."),
+    "SHOPLAKE_STREAM_BACKLOG_COMMIT_SECONDS": (
+        "10",
+        "Behind a backlog, files grow across micro-batches and are committed at least this often.",
+    ),
     "SHOPLAKE_STREAM_COMPACT_FILES": (
         "32",
         "Compact a date partition once it holds this many small stream files (0 = never).",
@@ -117,7 +124,8 @@ class Settings:
     clickstream_partitions: int = 4
     broker_port: int = 0
     stream_flush_seconds: float = 1.0
-    stream_flush_events: int = 50_000
+    stream_flush_events: int = 30_000
+    stream_backlog_commit_seconds: float = 10.0
     stream_compact_files: int = 32
     dashboard_port: int = 8501
     snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
@@ -154,6 +162,7 @@ class Settings:
             broker_port=int(get("SHOPLAKE_BROKER_PORT")),
             stream_flush_seconds=float(get("SHOPLAKE_STREAM_FLUSH_SECONDS")),
             stream_flush_events=int(get("SHOPLAKE_STREAM_FLUSH_EVENTS")),
+            stream_backlog_commit_seconds=float(get("SHOPLAKE_STREAM_BACKLOG_COMMIT_SECONDS")),
             stream_compact_files=int(get("SHOPLAKE_STREAM_COMPACT_FILES")),
             dashboard_port=int(get("SHOPLAKE_DASHBOARD_PORT")),
             snowflake=SnowflakeSettings(

@@ -18,6 +18,7 @@ a drop too.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ TABLE = "clickstream_events"
 TIME_COLUMNS = ("event_time", "ingested_at")
 # An event landing now was read from the day folder of its event_time; by arrival, look this far back.
 _ARRIVAL_LOOKBACK = dt.timedelta(hours=1)
+_READ_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -87,22 +89,30 @@ def load_events(lake: Lake, start: dt.datetime, end: dt.datetime, time_column: s
         raise ValueError(f"time_column must be one of {TIME_COLUMNS}, got {time_column!r}")
     first = (start - _ARRIVAL_LOOKBACK if time_column == "ingested_at" else start).date()
     days = {first + dt.timedelta(days=i) for i in range((end.date() - first).days + 1)}
-    files = [
-        str(p)
-        for day in sorted(days)
-        for p in sorted((lake.raw_dir(TABLE) / f"event_date={day.isoformat()}").glob("*.parquet"))
-    ]
     empty = pl.DataFrame(schema={"event_type": pl.String, "at": pl.Datetime("us", "UTC")})
-    if not files:
-        return empty
-    with duckdb.connect() as con:
-        con.execute("set TimeZone = 'UTC'")
-        table = con.sql(
-            f"select event_type, {time_column} as at from read_parquet($files, union_by_name = true) "
-            f"where {time_column} >= $start and {time_column} < $end",
-            params={"files": files, "start": start, "end": end},
-        ).to_arrow_table()
-    return pl.from_arrow(table).with_columns(pl.col("at").dt.convert_time_zone("UTC"))
+    for attempt in itertools.count(1):
+        files = [
+            str(p)
+            for day in sorted(days)
+            for p in sorted((lake.raw_dir(TABLE) / f"event_date={day.isoformat()}").glob("*.parquet"))
+        ]
+        if not files:
+            return empty
+        try:
+            with duckdb.connect() as con:
+                con.execute("set TimeZone = 'UTC'")
+                table = con.sql(
+                    f"select event_type, {time_column} as at from read_parquet($files, union_by_name = true) "
+                    f"where {time_column} >= $start and {time_column} < $end",
+                    params={"files": files, "start": start, "end": end},
+                ).to_arrow_table()
+        except duckdb.IOException:
+            # Compaction swapped a day folder between our listing and the read: its small files
+            # are now one merged file. List again (see docs/clickstream.md, compaction protocol).
+            if attempt == _READ_ATTEMPTS:
+                raise
+            continue
+        return pl.from_arrow(table).with_columns(pl.col("at").dt.convert_time_zone("UTC"))
 
 
 def evaluate(events: pl.DataFrame, end: dt.datetime, params: ClickstreamParams) -> list[ClickstreamFinding]:

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.json as pajson
@@ -125,10 +126,10 @@ def _parse_fast(values: list[bytes | None]) -> pa.Table | None:
     try:
         table = pajson.read_json(
             io.BytesIO(joined),
-            # Single-threaded: Arrow's per-thread buffers cost ~2x the memory for little speed on
-            # 2 cores, and the writer already overlaps parsing with consuming. A message larger
-            # than a block fails here and takes the slow path.
-            read_options=pajson.ReadOptions(block_size=1 << 20, use_threads=False),
+            # Threaded: 0.62 vs 1.17 us/event alone, and ~5 % more writer throughput (the writer's
+            # flush thread is its bottleneck) for ~10 MB more peak RSS. A message larger than a
+            # block fails here and takes the slow path.
+            read_options=pajson.ReadOptions(block_size=1 << 20, use_threads=True),
             parse_options=pajson.ParseOptions(explicit_schema=_JSON_SCHEMA, unexpected_field_behavior="infer"),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -136,9 +137,12 @@ def _parse_fast(values: list[bytes | None]) -> pa.Table | None:
     if table.num_rows != len(values):
         return None
     extra_names = [n for n in table.column_names if n not in JSON_FIELDS]
-    extra = _extras_to_json(table.select(extra_names).to_pylist()) if extra_names else [None] * len(values)
-    table = table.select(list(JSON_FIELDS)).append_column("extra", pa.array(extra, pa.string()))
-    return table.append_column("row", pa.array(range(len(values)), pa.int64()))
+    if extra_names:
+        extra = pa.array(_extras_to_json(table.select(extra_names).to_pylist()), pa.string())
+    else:
+        extra = pa.nulls(len(values), pa.string())
+    table = table.select(list(JSON_FIELDS)).append_column("extra", extra)
+    return table.append_column("row", pa.array(np.arange(len(values), dtype=np.int64)))
 
 
 def _extras_to_json(rows: list[dict[str, Any]]) -> list[str | None]:

@@ -122,3 +122,34 @@ def test_arrival_windows_ignore_late_event_times(empty_lake: Lake) -> None:
 def test_time_column_is_checked() -> None:
     with pytest.raises(ValueError, match="time_column"):
         ClickstreamParams(time_column="landed")
+
+
+def test_a_compaction_between_listing_and_reading_is_retried(empty_lake: Lake, monkeypatch) -> None:
+    """Compaction may merge the files the check just listed; it lists again instead of failing."""
+    import duckdb
+
+    import pipelines.quality.clickstream as clickstream
+    from pipelines.lake import StreamFileId
+    from pipelines.stream.compaction import compact_partition, stream_files
+
+    events = _events(12).sort("event_time").with_row_index("offset")
+    day_dirs = set()
+    for (day, _chunk), part in events.group_by(pl.col("event_time").dt.date(), pl.col("offset") // 200):
+        first, last = part["offset"].min(), part["offset"].max()
+        path = empty_lake.stream_file("clickstream_events", str(day), StreamFileId("t", 0, first, last))
+        write_parquet_atomic(part.drop("offset"), path)
+        day_dirs.add(path.parent)
+    small_files = sum(len(stream_files(d)) for d in day_dirs)
+    real_connect = duckdb.connect
+    compactions = []
+
+    def connect_after_compaction(*args, **kwargs):
+        if not compactions:  # the first read comes after the listing: compact under it
+            compactions.extend(compact_partition(empty_lake, d) for d in sorted(day_dirs))
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(clickstream.duckdb, "connect", connect_after_compaction)
+    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    assert sum(compactions) > 0 and sum(len(stream_files(d)) for d in day_dirs) < small_files
+    assert findings["events"].judged and not findings["events"].is_drop
+    assert findings["events"].value == sum(MIX.values())

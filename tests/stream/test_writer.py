@@ -42,6 +42,22 @@ def test_until_caught_up_lands_each_event_exactly_once(case: StreamCase) -> None
     assert case.counts() == (30_000, 30_000)
 
 
+def test_behind_a_backlog_files_grow_across_micro_batches(case: StreamCase) -> None:
+    """Catching up commits few, large files (no compaction needed) and still lands each event once."""
+    produced = case.produce(events=60_000)
+    config = case.config(flush_events=2_000, flush_seconds=0.05, backlog_commit_seconds=60, compact_files=8)
+    stats = run_stream(case.lake, config, "until-caught-up")
+    assert stats.events == produced.events == 60_000
+    assert stats.flushes >= 30  # the size bound still cuts micro-batches: memory stays bounded
+    assert stats.commits <= stats.flushes // 3, stats  # but they are not each a commit
+    assert stats.compacted_files == 0
+    files = [f for d in case.lake.stream_partition_dirs(CLICKSTREAM_TABLE) for f in stream_files(d)]
+    assert len(files) <= 3 * stats.commits
+    spans = [f.file_id.last_offset - f.file_id.first_offset + 1 for f in files]
+    assert max(spans) > 4 * config.flush_events
+    assert case.counts() == (60_000, 60_000)
+
+
 def test_flow_runner_takes_its_writer_config_from_settings(case: StreamCase, monkeypatch) -> None:
     """`ingest_clickstream`'s plain function: broker, topic and flush bounds come from the environment."""
     from pipelines.flows.ingest import run_clickstream
@@ -134,7 +150,9 @@ def test_compaction_never_shows_a_reader_an_event_twice_or_loses_one(case: Strea
 
     thread = threading.Thread(target=reader)
     thread.start()
-    stats = run_stream(case.lake, case.config(flush_events=250, compact_files=8), "until-caught-up")
+    # Every micro-batch committed, as when keeping up with live traffic: many small files.
+    config = case.config(flush_events=250, compact_files=8, backlog_commit_seconds=0)
+    stats = run_stream(case.lake, config, "until-caught-up")
     stop.set()
     thread.join()
     assert stats.compacted_files > 40
