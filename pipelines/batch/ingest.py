@@ -12,7 +12,9 @@ import datetime as dt
 import hashlib
 import io
 import time
-from collections import Counter
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +24,13 @@ from tqdm import tqdm
 from ..lake import Lake, write_parquet_atomic
 from .contract import Column, Contract, load_contracts
 from .ledger import LedgerRecord, read_ledger_record, write_ledger_record
+from .references import ReferenceKeys
+from .writer import OrderedWriter
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 OTHER_DELIMITERS = (";", "\t", "|")
 SAMPLE_BYTES = 64 * 1024
+READ_AHEAD = 2  # exports parsed ahead of validation (each held in memory until validated)
 
 
 class FileRejected(Exception):
@@ -195,10 +200,28 @@ def _row_checks(contract: Contract) -> list[tuple[str, pl.Expr]]:
     return [(reason, bad.fill_null(False)) for reason, bad in checks]
 
 
-def _reference_keys(lake: Lake, table: str, key: str) -> pl.Series:
-    if not any(lake.raw_dir(table).rglob("*.parquet")):
-        return pl.Series(key, [], dtype=pl.Int64)
-    return pl.scan_parquet(lake.raw_glob(table), hive_partitioning=True).select(key).unique().collect()[key]
+def _first_occurrence(key: pl.Series) -> pl.Series:
+    """`key.is_first_distinct()`, without hashing the sorted run that an export mostly is.
+
+    Rows up to the first break in strictly increasing order cannot repeat each other; only the rows
+    after it (appended corrections, duplicates) are hashed among themselves and binary-searched in
+    that sorted prefix. Hashing all 3M order_items keys took 0.19 s of the 1.7 s ingest.
+    """
+    if not key.dtype.is_integer():
+        return key.is_first_distinct()
+    # A comparison, not diff(): diff() wraps around on int64 overflow and could hide a break.
+    breaks = (key <= key.shift(1)).fill_null(False) | key.is_null()
+    n_sorted = int(breaks.arg_max()) if breaks.any() else key.len()
+    if n_sorted == key.len():
+        return pl.repeat(True, key.len(), dtype=pl.Boolean, eager=True)
+    prefix, tail = key.head(n_sorted), key.slice(n_sorted)
+    if n_sorted:
+        at = prefix.search_sorted(tail, side="left").clip(upper_bound=n_sorted - 1)
+        in_prefix = (prefix.gather(at) == tail).fill_null(False)
+    else:
+        in_prefix = pl.repeat(False, tail.len(), dtype=pl.Boolean, eager=True)
+    first_in_tail = tail.is_first_distinct() & ~in_prefix
+    return pl.concat([pl.repeat(True, n_sorted, dtype=pl.Boolean, eager=True), first_in_tail])
 
 
 @dataclass
@@ -208,11 +231,14 @@ class Validated:
     imputed: dict[str, int]
 
 
-def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: bool) -> Validated:
+def validate(
+    df: pl.DataFrame, contract: Contract, reference_keys: Callable[[str, str], pl.Series], truncated_last: bool
+) -> Validated:
     """Split rows into typed good rows and quarantined rows with the first reason that applies.
 
     Row checks, then duplicate keys, then references. Reason strings are built only for the bad
     rows: building them for every row would cost more than the rest of the validation.
+    `reference_keys(table, key)` gives the keys a reference may point to.
     """
     # Text columns are stripped; numbers and dates are cast from the text as exported (a padded
     # number is quarantined as invalid, not guessed). A missing optional column is all nulls.
@@ -227,56 +253,100 @@ def validate(df: pl.DataFrame, contract: Contract, lake: Lake, truncated_last: b
     checked = raw.with_columns(
         truncated.alias("_truncated"), *[_typed(c).alias(c.name) for c in contract.columns]
     ).with_columns(pl.any_horizontal([bad for _, bad in checks]).alias("_bad"))
-    reason = pl.coalesce([pl.when(bad).then(pl.lit(name)) for name, bad in checks])
-    rejected = [checked.filter(pl.col("_bad")).select("_line", reason.alias("_reason"))]
-    # Only typed columns travel on: copying the raw text of every good row dominated the cost.
-    good = checked.select("_line", *[c.name for c in contract.columns], "_bad").filter(~pl.col("_bad")).drop("_bad")
-    del checked
+    del raw
+    # The later checks yield one mask per reason over all rows and rows are filtered once at the
+    # end, instead of filtering the good rows after each check and joining the bad ones back to
+    # their text by line number (~0.05 s less CPU at scale 1).
+    ok = ~checked["_bad"]
+    later: list[tuple[str, pl.Series]] = []  # (reason, rows it quarantines), in priority order
+    landing = ok
 
     # Duplicate primary keys: the first valid occurrence lands, later ones are quarantined.
     pk = contract.primary_key
-    key = good[pk[0]] if len(pk) == 1 else None
-    if key is None or not (key.null_count() == 0 and (key.diff().drop_nulls() > 0).all()):
-        # (exports sorted by key, the common case, cannot hold duplicates and skip the hashing)
-        first = (pl.col(pk[0]) if len(pk) == 1 else pl.struct(*pk)).is_first_distinct()
-        good = good.with_columns(first.alias("_first"))
-        rejected.append(good.filter(~pl.col("_first")).select("_line", pl.lit("duplicate_key").alias("_reason")))
-        good = good.filter(pl.col("_first")).drop("_first")
+    if len(pk) == 1:
+        first = _first_occurrence(checked[pk[0]].filter(ok))
+    else:
+        first = checked.filter(ok).select(pl.struct(*pk).is_first_distinct()).to_series()
+    if not first.all():
+        duplicate = pl.repeat(False, checked.height, dtype=pl.Boolean, eager=True).scatter(ok.arg_true(), ~first)
+        later.append(("duplicate_key", duplicate))
+        landing = landing & ~duplicate
     for ref in contract.references:
-        keys = _reference_keys(lake, ref.table, ref.key)
-        good = good.with_columns(pl.col(ref.column).is_in(keys.implode()).alias("_found"))
-        reason_text = f"missing_reference:{ref.column}"
-        rejected.append(good.filter(~pl.col("_found")).select("_line", pl.lit(reason_text).alias("_reason")))
-        good = good.filter(pl.col("_found")).drop("_found")
+        found = checked[ref.column].is_in(reference_keys(ref.table, ref.key).implode())
+        later.append((f"missing_reference:{ref.column}", (landing & ~found).fill_null(False)))
+        landing = (landing & found).fill_null(False)
 
+    good = checked.select("_line", *[c.name for c in contract.columns]).filter(landing)
     imputed: dict[str, int] = {}
     imputable = [c for c in contract.columns if not c.required and c.default is not None]
     if imputable:
         counts = good.select([pl.col(c.name).is_null().sum().alias(c.name) for c in imputable])
         imputed = {k: int(v) for k, v in counts.row(0, named=True).items() if v}
         good = good.with_columns([pl.col(c.name).fill_null(pl.lit(c.default)).alias(c.name) for c in imputable])
-    # Quarantined rows keep the text exactly as it came (bar stripping), found by line number.
-    reasons = pl.concat(rejected)
-    bad = raw.join(reasons, on="_line", how="inner").sort("_line")
-    return Validated(good=good.select("_line", *[c.name for c in contract.columns]), bad=bad, imputed=imputed)
+    # Quarantined rows keep the text exactly as it came (bar stripping), in line order.
+    quarantined = checked["_bad"]
+    for i, (_, mask) in enumerate(later):
+        checked = checked.with_columns(mask.alias(f"_later{i}"))
+        quarantined = quarantined | mask
+    reasons = [*checks, *[(name, pl.col(f"_later{i}")) for i, (name, _) in enumerate(later)]]
+    reason = pl.coalesce([pl.when(bad).then(pl.lit(name)) for name, bad in reasons]).alias("_reason")
+    bad = checked.filter(quarantined).select("_line", *[_src(c) for c in contract.columns], reason)
+    return Validated(good=good, bad=bad, imputed=imputed)
 
 
 # -- one file ----------------------------------------------------------------------------------
 
 
-def ingest_file(lake: Lake, contract: Contract, path: Path, sha: str, *, progress: bool = False) -> FileResult:
-    """Ingest one export; raises FileRejected when the file as a whole is unreadable."""
-    started = time.monotonic()
-    ingested_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    _, truncated = _check_header(path, contract)
+@dataclass
+class _Export:
+    """One export as the reader thread prepared it: hashed and, unless already ingested, parsed."""
+
+    contract: Contract
+    path: Path
+    sha: str
+    started: float
+    ingested_at: dt.datetime
+    truncated: bool = False
+    frame: pl.DataFrame | None = None
+    rejected: FileRejected | None = None
+
+
+def _load(lake: Lake, contract: Contract, path: Path, sha: Future[str]) -> _Export:
+    """Take the export's hash and, unless its ledger record already exists, check its header and parse it."""
+    export = _Export(
+        contract, path, sha.result(), time.monotonic(), dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    )
+    if read_ledger_record(lake, contract.table, export.sha) is not None:
+        return export  # not parsed; the caller checks the ledger again and skips it
+    return _parse(export)
+
+
+def _parse(export: _Export) -> _Export:
+    try:
+        _, export.truncated = _check_header(export.path, export.contract)
+        export.frame = _read(export.path, export.contract)
+    except FileRejected as exc:
+        export.rejected = exc
+    return export
+
+
+def ingest_file(
+    lake: Lake, export: _Export, writer: OrderedWriter, references: ReferenceKeys, *, progress: bool = False
+) -> FileResult:
+    """Validate one parsed export, then queue its writes.
+
+    The queued job writes the raw and quarantine files and then the ledger record, which marks
+    the file as fully in the lake.
+    """
+    contract, path, sha, ingested_at = export.contract, export.path, export.sha, export.ingested_at
+    df, export.frame = export.frame, None  # freed once validated
+    assert df is not None, "ingest_file needs a parsed export"
     bar = tqdm(
         total=4, desc=f"{contract.table}/{path.name}", unit="step", disable=None if progress else True, leave=False
     )
-    bar.set_postfix_str("reading")
-    df = _read(path, contract)
     bar.update()
     bar.set_postfix_str(f"validating {df.height:,} rows")
-    checked = validate(df, contract, lake, truncated)
+    checked = validate(df, contract, references.get, export.truncated)
     del df
     bar.update()
     stem = f"{path.stem}-{sha[:12]}"
@@ -288,41 +358,51 @@ def ingest_file(lake: Lake, contract: Contract, path: Path, sha: str, *, progres
     good = checked.good.select(*[c.name for c in contract.columns], *lineage)
     bad = checked.bad.select(*[pl.col(_src(c)).alias(c.name) for c in contract.columns], "_reason", *lineage)
     imputed = checked.imputed
-    outputs = _write_raw(lake, contract, good, stem, bar)
-    if bad.height:
-        outputs.append(str(write_parquet_atomic(bad, lake.quarantine_file(contract.table, stem))))
-    bar.update()
-    reasons = dict(Counter(bad["_reason"].to_list())) if bad.height else {}
+    reasons = dict(bad.group_by("_reason", maintain_order=True).len().iter_rows())  # in order of first line
     result = FileResult(
         table=contract.table, path=path, status="landed", rows_in=good.height + bad.height,
         rows_landed=good.height, rows_quarantined=bad.height, reasons=reasons, imputed=imputed,
     )  # fmt: skip
-    if truncated:
+    if export.truncated:
         result.warnings.append(f"{path.name}: last line is truncated (line {result.rows_in + 1}); quarantined")
-    write_ledger_record(lake, LedgerRecord(
-        table=contract.table, source_file=path.name, sha256=sha, size_bytes=path.stat().st_size,
-        rows_in=result.rows_in, rows_landed=result.rows_landed, rows_quarantined=result.rows_quarantined,
-        quarantine_reasons=reasons, imputed=imputed, ingested_at=ingested_at.isoformat() + "Z",
-        duration_s=round(time.monotonic() - started, 3), outputs=outputs,
-    ))  # fmt: skip
-    bar.update()
-    bar.close()
+    size_bytes = path.stat().st_size
+    raw_files = _split_raw(lake, contract, good, stem)
+    references.add(contract.table, checked.good, [file for file, _ in raw_files])
+    bar.total += len(raw_files)
+
+    def write() -> None:
+        outputs = []
+        for file, frame in raw_files:
+            bar.set_postfix_str(f"writing {file.parent.name}" if contract.partition_by else "writing")
+            outputs.append(str(write_parquet_atomic(frame, file)))
+            bar.update()
+        if bad.height:
+            outputs.append(str(write_parquet_atomic(bad, lake.quarantine_file(contract.table, stem))))
+        bar.update()
+        write_ledger_record(lake, LedgerRecord(
+            table=contract.table, source_file=path.name, sha256=sha, size_bytes=size_bytes,
+            rows_in=result.rows_in, rows_landed=result.rows_landed, rows_quarantined=result.rows_quarantined,
+            quarantine_reasons=reasons, imputed=imputed, ingested_at=ingested_at.isoformat() + "Z",
+            duration_s=round(time.monotonic() - export.started, 3), outputs=outputs,
+        ))  # fmt: skip
+        bar.update()
+        bar.close()
+
+    writer.submit(contract.table, sha, write)
     return result
 
 
-def _write_raw(lake: Lake, contract: Contract, good: pl.DataFrame, stem: str, bar: tqdm) -> list[str]:
+def _split_raw(lake: Lake, contract: Contract, good: pl.DataFrame, stem: str) -> list[tuple[Path, pl.DataFrame]]:
+    """The raw file(s) of one export: one, or one per hive partition value (in order of appearance)."""
     part = contract.partition_by
     if part is None:
-        return [str(write_parquet_atomic(good, lake.raw_file(contract.table, stem)))]
-    keyed = good.with_columns(pl.col(part.column).dt.strftime(part.format).alias("_part"))
+        return [(lake.raw_file(contract.table, stem), good)]
+    # Formatting only the distinct dates, then mapping: strftime on all 1M order rows cost 0.025 s.
+    dates = good[part.column].unique()
+    label = pl.col(part.column).replace_strict(dates, dates.dt.strftime(part.format), return_dtype=pl.String)
+    keyed = good.with_columns(label.alias("_part"))
     groups = keyed.partition_by("_part", as_dict=True, include_key=False, maintain_order=True)
-    bar.total += len(groups)
-    outputs = []
-    for (value,), frame in groups.items():
-        bar.set_postfix_str(f"writing {part.name}={value}")
-        outputs.append(str(write_parquet_atomic(frame, lake.raw_file(contract.table, stem, (part.name, value)))))
-        bar.update()
-    return outputs
+    return [(lake.raw_file(contract.table, stem, (part.name, value)), frame) for (value,), frame in groups.items()]
 
 
 # -- the batch ---------------------------------------------------------------------------------
@@ -333,17 +413,42 @@ def ingest_all(lake_dir: Path, *, tables: list[str] | None = None, progress: boo
     lake = Lake(lake_dir).ensure()
     contracts = load_contracts()
     report = IngestReport()
-    for table, contract in contracts.items():
-        if tables and table not in tables:
-            continue
-        for path in sorted(lake.landing_dir(table).glob(contract.file_pattern)):
-            sha = sha256_file(path)
-            previous = read_ledger_record(lake, table, sha)
-            if previous is not None:
-                report.files.append(FileResult(table=table, path=path, status="skipped"))
+    exports = [
+        (contract, path)
+        for table, contract in contracts.items()
+        if not tables or table in tables
+        for path in sorted(lake.landing_dir(table).glob(contract.file_pattern))
+    ]
+    # Threads hash all exports and parse up to READ_AHEAD of them ahead of the one being validated
+    # (hashlib and polars release the GIL), and a writer thread writes them: at scale 1 hashing in
+    # line took 0.10 s and parsing 0.37 s of the ingest.
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoplake-sha256")
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoplake-reader")
+    writer = OrderedWriter()
+    references = ReferenceKeys(lake, contracts, writer)
+    try:
+        hashes = [hasher.submit(sha256_file, path) for _, path in exports]
+        loads = [(lake, contract, path, sha) for (contract, path), sha in zip(exports, hashes, strict=True)]
+        ahead = deque(reader.submit(_load, *load) for load in loads[: READ_AHEAD + 1])
+        for i, (contract, path) in enumerate(exports):
+            export = ahead.popleft().result()
+            if i + READ_AHEAD + 1 < len(exports):
+                ahead.append(reader.submit(_load, *loads[i + READ_AHEAD + 1]))
+            writer.wait(contract.table, export.sha)  # an identical file may still be landing
+            if read_ledger_record(lake, contract.table, export.sha) is not None:
+                report.files.append(FileResult(table=contract.table, path=path, status="skipped"))
                 continue
-            try:
-                report.files.append(ingest_file(lake, contract, path, sha, progress=progress))
-            except FileRejected as exc:
-                report.files.append(FileResult(table=table, path=path, status="rejected", error=str(exc)))
+            if export.frame is None and export.rejected is None:  # its record was there when read ahead
+                export = _parse(export)
+            if export.rejected is not None:
+                report.files.append(
+                    FileResult(table=contract.table, path=path, status="rejected", error=str(export.rejected))
+                )
+                continue
+            report.files.append(ingest_file(lake, export, writer, references, progress=progress))
+        writer.wait()
+    finally:
+        writer.close()
+        reader.shutdown(cancel_futures=True)
+        hasher.shutdown(cancel_futures=True)
     return report

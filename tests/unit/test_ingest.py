@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from pipelines.batch.contract import load_contracts
-from pipelines.batch.ingest import ingest_all
+from pipelines.batch.ingest import _first_occurrence, ingest_all
 from pipelines.batch.ledger import read_ledger
 from pipelines.generate.batch import build_dataset, write_exports
 from pipelines.lake import Lake
@@ -169,3 +169,45 @@ def test_contract_mapping_renames_columns(lake: Lake, tmp_path: Path, monkeypatc
     assert _raw(lake, "categories").select("category_id", "category_name").rows() == [(7, "Garden")]
     record = json.loads(next(lake.ledger_root.rglob("*.json")).read_text())
     assert record["rows_in"] == 2
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [],
+        [1, 2, 3],
+        [3, 2, 1],
+        [1, 2, 3, 2, 9, 9, None, 1, None],  # sorted export with duplicates and nulls appended
+        [None, 1, 2, 1],
+        [5, 6, 7, None, 5, 8, None],
+        [0, 6148914691236517205, -6148914691236517206, 0],  # increasing only if int64 differences wrap
+    ],
+)
+def test_first_occurrence_matches_is_first_distinct(keys: list[int | None]) -> None:
+    series = pl.Series("key", keys, dtype=pl.Int64)
+    assert _first_occurrence(series).to_list() == series.is_first_distinct().to_list()
+
+
+def test_a_copy_of_an_ingested_file_is_skipped(lake: Lake) -> None:
+    """Same bytes under another name: skipped by hash, even while the first copy is still being written."""
+    _land(lake, "categories", "categories_a.csv", GOOD_CATEGORIES.encode())
+    _land(lake, "categories", "categories_b.csv", GOOD_CATEGORIES.encode())
+    report = ingest_all(lake.root, progress=False)
+    assert [(f.path.name, f.status) for f in report.files] == [
+        ("categories_a.csv", "landed"),
+        ("categories_b.csv", "skipped"),
+    ]
+    assert _raw(lake, "categories").height == 2
+
+
+def test_a_failed_write_stops_the_run_and_nothing_later_lands(lake: Lake) -> None:
+    _land(lake, "categories", "categories.csv", GOOD_CATEGORIES.encode())
+    _land(lake, "customers", "customers.csv", b"CUSTOMER_ID,NAME,EMAIL,SIGNUP_DATE\n1,Ann,ann@example.com,2024-01-01\n")
+    _land(lake, "orders", "orders.csv", b"ORDER_ID,CUSTOMER_ID,ORDER_DATE,ORDER_AMOUNT\n1,1,2025-01-01,10.0\n")
+    lake.raw_dir("customers").parent.mkdir(parents=True, exist_ok=True)
+    lake.raw_dir("customers").write_text("a file where the customers folder should be")
+    with pytest.raises(OSError):
+        ingest_all(lake.root, progress=False)
+    assert {r.table for r in read_ledger(lake)} == {"categories"}
+    assert not lake.raw_dir("orders").exists()
+    assert not list(lake.quarantine_dir("orders").glob("*"))
