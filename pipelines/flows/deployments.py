@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,4 +128,5 @@ def serve_deployments(settings: Settings) -> None:
     print(f"Serving {len(plan.deployments)} deployment(s) against {url}: {', '.join(plan.names)}")
     for reason in plan.skipped:
         print(f"  not registered: {reason}")
+    sys.stdout.flush()  # before serve() blocks: supervisors and logs redirected to files see it now
     serve(*plan.deployments)

@@ -7,6 +7,7 @@ The failing-run test breaks the lake's data, so it runs last.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -89,6 +90,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _announced(log: Path) -> set[str]:
+    """Deployment names `shoplake serve` printed it is serving (empty until it has)."""
+    match = re.search(r"Serving \d+ deployment\(s\) against \S+: (.+)", log.read_text(errors="replace"))
+    return set(match.group(1).strip().split(", ")) if match else set()
+
+
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "ab") as fh:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(args, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -119,7 +126,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         serve = _start([SHOPLAKE, "serve"], env, stack.logs)
         procs.append(serve)
         deadline = time.monotonic() + 120
-        while "pipeline" not in stack.deployments():
+        # serve() registers its deployments one by one: wait for every name it announced.
+        while not (announced := _announced(stack.logs)) or not announced <= set(stack.deployments()):
             assert serve.poll() is None, f"shoplake serve exited: {stack.logs.read_text()[-3000:]}"
             assert time.monotonic() < deadline, "deployments not registered after 120 s"
             time.sleep(1)
