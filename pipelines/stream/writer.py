@@ -72,7 +72,7 @@ class _Batch:
         return len(self.offsets)
 
     def extend(self, msgs: list[Message]) -> None:
-        if errors := [m.error() for m in msgs if m.error() is not None]:
+        if errors := [e for m in msgs if (e := m.error()) is not None]:
             if fatal := [e for e in errors if e.code() != KafkaError._PARTITION_EOF]:
                 raise ShopLakeError(f"broker error: {fatal[0]}")
             msgs = [m for m in msgs if m.error() is None]
