@@ -235,10 +235,14 @@ class Lake:
     def snowsim_log_file(self) -> Path:
         return self.state_dir / "snowsim.log"
 
+    def lock_file(self, name: str) -> Path:
+        """A named lock between processes (`pipelines/locks.py`): ingest, warehouse, ..."""
+        return self.state_dir / f"{name}.lock"
+
     @property
     def warehouse_lock_file(self) -> Path:
-        """Held by a flow while dbt builds, so scheduled and triggered builds take turns."""
-        return self.state_dir / "warehouse.lock"
+        """Held while dbt builds, so scheduled, triggered and CLI builds take turns."""
+        return self.lock_file("warehouse")
 
     @property
     def prefect_home(self) -> Path:

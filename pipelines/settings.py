@@ -1,95 +1,41 @@
-"""Every setting ShopLake reads, in one place, from the environment (and a `.env`)."""
+"""Every setting ShopLake reads, in one place: typed fields read from the environment (and a `.env`).
+
+Each field's environment variable is its `validation_alias`, its default and description are written
+once here, and the README's configuration table is checked against them (`ENV_VARS`).
+"""
 
 from __future__ import annotations
 
-import os
+import contextvars
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (default, description); the README's configuration table is checked against this.
-ENV_VARS: dict[str, tuple[str, str]] = {
-    "SHOPLAKE_LAKE_DIR": ("./lake", "Root of the lake: landing, raw Parquet, quarantine, ledger, warehouse."),
-    "DBT_TARGET": ("dev", "dbt target: `dev` (DuckDB), `prod` (Snowflake) or `snowsim` (local fakesnow)."),
-    "SHOPLAKE_DEMO_SCALE": (
-        "0.05",
-        "Scale used by `shoplake demo` for fresh exports (1 = 1M orders).",
-    ),
-    "SHOPLAKE_ALERT_WEBHOOK_URL": (
-        "",
-        "Slack-compatible incoming webhook for alerts; empty = alerts go to the alert log only.",
-    ),
-    "SHOPLAKE_ALERT_DEDUP_HOURS": ("24", "An alert with the same key is not re-sent within this many hours."),
-    "KAFKA_BOOTSTRAP_SERVERS": (
-        "",
-        "Existing Kafka/Redpanda brokers (host:port,...); unset = local broker (`shoplake broker start`).",
-    ),
-    "SHOPLAKE_CLICKSTREAM_TOPIC": ("clickstream.events", "Clickstream topic (created when missing)."),
-    "SHOPLAKE_CLICKSTREAM_PARTITIONS": ("4", "Partitions of the clickstream topic when ShopLake creates it."),
-    "SHOPLAKE_BROKER_PORT": ("0", "Loopback port of the local broker; 0 = pick a free port."),
-    "SHOPLAKE_STREAM_FLUSH_SECONDS": (
-        "1.0",
-        "Stream writer time bound: new events are committed (visible) within this many seconds.",
-    ),
-    "SHOPLAKE_STREAM_FLUSH_EVENTS": ("30000", "Stream writer micro-batch size bound (bounds its memory)."),
-    "SHOPLAKE_STREAM_BACKLOG_COMMIT_SECONDS": (
-        "10",
-        "Behind a backlog, files grow across micro-batches and are committed at least this often.",
-    ),
-    "SHOPLAKE_STREAM_COMPACT_FILES": (
-        "32",
-        "Compact a date partition once it holds this many small stream files (0 = never).",
-    ),
-    "SHOPLAKE_DASHBOARD_PORT": ("8501", "Port of `shoplake dashboard` (bound to 127.0.0.1; `--port` overrides)."),
-    "SNOWFLAKE_ACCOUNT": ("", "Snowflake account identifier (target `prod`)."),
-    "SNOWFLAKE_USER": ("", "Snowflake user (target `prod`)."),
-    "SNOWFLAKE_PASSWORD": ("", "Snowflake password (secret: environment only)."),
-    "SNOWFLAKE_ROLE": ("", "Snowflake role (optional)."),
-    "SNOWFLAKE_WAREHOUSE": ("", "Snowflake virtual warehouse that runs queries."),
-    "SNOWFLAKE_DATABASE": ("", "Snowflake database holding the ShopLake schemas."),
-    "SNOWFLAKE_SCHEMA": ("ANALYTICS", "Schema of the dbt `prod` target, where the marts live."),
-    "SNOWFLAKE_HOST": ("", "Optional host override (proxies, emulators such as fakesnow)."),
-    "SNOWFLAKE_PORT": ("", "Optional port override."),
-    "SNOWFLAKE_PROTOCOL": ("", "Optional protocol override (`http` for a local emulator)."),
-    "SNOWFLAKE_PRIVATE_KEY_PATH": ("", "Unencrypted PKCS#8 private key for key-pair auth (instead of the password)."),
-    "SNOWFLAKE_LOGIN_TIMEOUT": ("30", "Seconds to keep retrying a Snowflake login before giving up."),
-    "SHOPLAKE_SNOWSIM_PORT": ("0", "Loopback port for `shoplake snowsim start` (0 = any free port)."),
-    # -- orchestration (Prefect) -----------------------------------------------------------------
-    "PREFECT_API_URL": (
-        "",
-        "Prefect API that `shoplake serve` registers deployments with; empty = the local server of `shoplake ui`.",
-    ),
-    "SHOPLAKE_PREFECT_HOME": (
-        "",
-        "Prefect's state (settings, SQLite DB) for `shoplake ui`; empty = `<lake>/state/prefect`.",
-    ),
-    "SHOPLAKE_PREFECT_PORT": ("4200", "Loopback port of the local Prefect server and UI started by `shoplake ui`."),
-    "SHOPLAKE_INGEST_CRON": (
-        "0 * * * *",
-        "Schedule of the `ingest-batch` deployment (cron, UTC); `off` = on demand only.",
-    ),
-    "SHOPLAKE_PIPELINE_CRON": ("off", "Schedule of the `pipeline` deployment (cron, UTC); `off` = on demand only."),
-    "SHOPLAKE_CLICKSTREAM_RESTART_SECONDS": (
-        "60",
-        "The continuous clickstream deployment is (re)started this often if it is not running; 0 = no deployment.",
-    ),
-    "SHOPLAKE_PROMOTE_CRON": (
-        "0 2 * * *",
-        "Schedule of the nightly `promote` deployment (cron, UTC); `off` = on demand only.",
-    ),
-    "SHOPLAKE_PROMOTE_TARGET": (
-        "",
-        "dbt target the nightly `promote` deployment loads (`prod` or `snowsim`); empty = no promote deployment.",
-    ),
-    "SHOPLAKE_FLOW_RETRIES": ("3", "Retries of flow steps that touch the network (broker, Snowflake, webhooks)."),
-    "SHOPLAKE_FLOW_RETRY_DELAY_SECONDS": (
-        "10",
-        "First retry delay of those steps; each further retry waits twice as long (exponential backoff).",
-    ),
-}
+# While `Settings.from_env(env)` builds settings from an explicit mapping, the environment source reads it.
+_EXPLICIT_ENV: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("_EXPLICIT_ENV", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """The environment source over a given mapping instead of `os.environ` (tests pass their own env)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], mapping: Mapping[str, str]) -> None:
+        self._mapping = {k: v for k, v in mapping.items() if v != ""}  # empty = unset, as in the environment
+        super().__init__(settings_cls, case_sensitive=True, env_ignore_empty=True)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._mapping
+
+
+def _env(name: str, default: Any, description: str, **kwargs: Any) -> Any:
+    """A field read from environment variable `name` (empty = default)."""
+    return Field(default, validation_alias=name, description=description, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -110,80 +56,190 @@ class SnowflakeSettings:
     login_timeout: str = "30"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Resolved settings; build with `Settings.from_env()` so tests can pass their own env."""
+class Settings(BaseSettings):
+    """Resolved settings: `Settings.from_env()` reads the process environment and `./.env`;
+    `Settings.from_env(mapping)` reads only that mapping (tests); `Settings(lake_dir=...)` takes fields by name."""
 
-    lake_dir: Path
-    dbt_target: str = "dev"
-    demo_scale: float = 0.05
-    alert_webhook_url: str = ""
-    alert_dedup_hours: float = 24.0
-    kafka_bootstrap_servers: str = ""
-    clickstream_topic: str = "clickstream.events"
-    clickstream_partitions: int = 4
-    broker_port: int = 0
-    stream_flush_seconds: float = 1.0
-    stream_flush_events: int = 30_000
-    stream_backlog_commit_seconds: float = 10.0
-    stream_compact_files: int = 32
-    dashboard_port: int = 8501
-    snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
-    snowsim_port: int = 0
-    prefect_api_url: str = ""
-    prefect_home: Path | None = None
-    prefect_port: int = 4200
-    ingest_cron: str = "0 * * * *"
-    pipeline_cron: str = "off"
-    clickstream_restart_seconds: int = 60
-    promote_cron: str = "0 2 * * *"
-    promote_target: str = ""
-    flow_retries: int = 3
-    flow_retry_delay_seconds: float = 10.0
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True, case_sensitive=True, populate_by_name=True, frozen=True,
+        extra="ignore",
+    )  # fmt: skip
+
+    lake_dir: Path = _env(
+        "SHOPLAKE_LAKE_DIR", "./lake", "Root of the lake: landing, raw Parquet, quarantine, ledger, warehouse."
+    )
+    dbt_target: str = _env(
+        "DBT_TARGET", "dev", "dbt target: `dev` (DuckDB), `prod` (Snowflake) or `snowsim` (local fakesnow)."
+    )
+    demo_scale: float = _env(
+        "SHOPLAKE_DEMO_SCALE", 0.05, "Scale used by `shoplake demo` for fresh exports (1 = 1M orders)."
+    )
+    alert_webhook_url: str = _env(
+        "SHOPLAKE_ALERT_WEBHOOK_URL", "",
+        "Slack-compatible incoming webhook for alerts; empty = alerts go to the alert log only.",
+    )  # fmt: skip
+    alert_dedup_hours: float = _env(
+        "SHOPLAKE_ALERT_DEDUP_HOURS", 24.0, "An alert with the same key is not re-sent within this many hours."
+    )
+    kafka_bootstrap_servers: str = _env(
+        "KAFKA_BOOTSTRAP_SERVERS", "",
+        "Existing Kafka/Redpanda brokers (host:port,...); unset = local broker (`shoplake broker start`).",
+    )  # fmt: skip
+    clickstream_topic: str = _env(
+        "SHOPLAKE_CLICKSTREAM_TOPIC", "clickstream.events", "Clickstream topic (created when missing)."
+    )
+    clickstream_partitions: int = _env(
+        "SHOPLAKE_CLICKSTREAM_PARTITIONS", 4, "Partitions of the clickstream topic when ShopLake creates it."
+    )
+    broker_port: int = _env("SHOPLAKE_BROKER_PORT", 0, "Loopback port of the local broker; 0 = pick a free port.")
+    stream_flush_seconds: float = _env(
+        "SHOPLAKE_STREAM_FLUSH_SECONDS", 1.0,
+        "Stream writer time bound: new events are committed (visible) within this many seconds.",
+    )  # fmt: skip
+    stream_flush_events: int = _env(
+        "SHOPLAKE_STREAM_FLUSH_EVENTS", 30_000, "Stream writer micro-batch size bound (bounds its memory)."
+    )
+    stream_backlog_commit_seconds: float = _env(
+        "SHOPLAKE_STREAM_BACKLOG_COMMIT_SECONDS", 10.0,
+        "Behind a backlog, files grow across micro-batches and are committed at least this often.",
+    )  # fmt: skip
+    stream_compact_files: int = _env(
+        "SHOPLAKE_STREAM_COMPACT_FILES", 32,
+        "Compact a date partition once it holds this many small stream files (0 = never).",
+    )  # fmt: skip
+    dashboard_port: int = _env(
+        "SHOPLAKE_DASHBOARD_PORT", 8501, "Port of `shoplake dashboard` (bound to 127.0.0.1; `--port` overrides)."
+    )
+    # -- Snowflake (target `prod`); read into `settings.snowflake` -------------------------------------
+    snowflake_account: str = _env("SNOWFLAKE_ACCOUNT", "", "Snowflake account identifier (target `prod`).")
+    snowflake_user: str = _env("SNOWFLAKE_USER", "", "Snowflake user (target `prod`).")
+    snowflake_password: str = _env(
+        "SNOWFLAKE_PASSWORD", "", "Snowflake password (secret: environment only).", repr=False
+    )
+    snowflake_role: str = _env("SNOWFLAKE_ROLE", "", "Snowflake role (optional).")
+    snowflake_warehouse: str = _env("SNOWFLAKE_WAREHOUSE", "", "Snowflake virtual warehouse that runs queries.")
+    snowflake_database: str = _env("SNOWFLAKE_DATABASE", "", "Snowflake database holding the ShopLake schemas.")
+    snowflake_schema: str = _env(
+        "SNOWFLAKE_SCHEMA", "ANALYTICS", "Schema of the dbt `prod` target, where the marts live."
+    )
+    snowflake_host: str = _env("SNOWFLAKE_HOST", "", "Optional host override (proxies, emulators such as fakesnow).")
+    snowflake_port: str = _env("SNOWFLAKE_PORT", "", "Optional port override.")
+    snowflake_protocol: str = _env(
+        "SNOWFLAKE_PROTOCOL", "", "Optional protocol override (`http` for a local emulator)."
+    )
+    snowflake_private_key_path: str = _env(
+        "SNOWFLAKE_PRIVATE_KEY_PATH", "", "Unencrypted PKCS#8 private key for key-pair auth (instead of the password)."
+    )
+    snowflake_login_timeout: str = _env(
+        "SNOWFLAKE_LOGIN_TIMEOUT", "30", "Seconds to keep retrying a Snowflake login before giving up."
+    )
+    snowsim_port: int = _env(
+        "SHOPLAKE_SNOWSIM_PORT", 0, "Loopback port for `shoplake snowsim start` (0 = any free port)."
+    )
+    # -- orchestration (Prefect) -----------------------------------------------------------------------
+    prefect_api_url: str = _env(
+        "PREFECT_API_URL", "",
+        "Prefect API that `shoplake serve` registers deployments with; empty = the local server of `shoplake ui`.",
+    )  # fmt: skip
+    prefect_home: Path | None = _env(
+        "SHOPLAKE_PREFECT_HOME",
+        None,
+        "Prefect's state (settings, SQLite DB) for `shoplake ui`; empty = `<lake>/state/prefect`.",
+    )
+    prefect_port: int = _env(
+        "SHOPLAKE_PREFECT_PORT", 4200, "Loopback port of the local Prefect server and UI started by `shoplake ui`."
+    )
+    ingest_cron: str = _env(
+        "SHOPLAKE_INGEST_CRON",
+        "0 * * * *",
+        "Schedule of the `ingest-batch` deployment (cron, UTC); `off` = on demand only.",
+    )
+    pipeline_cron: str = _env(
+        "SHOPLAKE_PIPELINE_CRON", "off", "Schedule of the `pipeline` deployment (cron, UTC); `off` = on demand only."
+    )
+    clickstream_restart_seconds: int = _env(
+        "SHOPLAKE_CLICKSTREAM_RESTART_SECONDS", 60,
+        "The continuous clickstream deployment is (re)started this often if it is not running; 0 = no deployment.",
+    )  # fmt: skip
+    promote_cron: str = _env(
+        "SHOPLAKE_PROMOTE_CRON",
+        "0 2 * * *",
+        "Schedule of the nightly `promote` deployment (cron, UTC); `off` = on demand only.",
+    )
+    promote_target: str = _env(
+        "SHOPLAKE_PROMOTE_TARGET", "",
+        "dbt target the nightly `promote` deployment loads (`prod` or `snowsim`); empty = no promote deployment.",
+    )  # fmt: skip
+    flow_retries: int = _env(
+        "SHOPLAKE_FLOW_RETRIES", 3, "Retries of flow steps that touch the network (broker, Snowflake, webhooks)."
+    )
+    flow_retry_delay_seconds: float = _env(
+        "SHOPLAKE_FLOW_RETRY_DELAY_SECONDS", 10.0,
+        "First retry delay of those steps; each further retry waits twice as long (exponential backoff).",
+    )  # fmt: skip
+
+    @field_validator("lake_dir", "prefect_home", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
+    @field_validator(
+        "kafka_bootstrap_servers", "prefect_api_url", "ingest_cron", "pipeline_cron", "promote_cron", "promote_target",
+        mode="after",
+    )  # fmt: skip
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        explicit = _EXPLICIT_ENV.get()
+        if explicit is not None:
+            return (init_settings, _MappingEnvSource(settings_cls, explicit))
+        return (init_settings, env_settings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from the process environment (and `./.env`), or only from `env` when given.
+
+        A `.env` file is loaded into the process environment (without overriding it), because dbt's
+        profiles.yml reads its secrets from there too.
+        """
         if env is None:
             load_dotenv(Path.cwd() / ".env", override=False)
-            env = dict(os.environ)
+            return cls()
+        token = _EXPLICIT_ENV.set(env)
+        try:
+            return cls()
+        finally:
+            _EXPLICIT_ENV.reset(token)
 
-        def get(name: str) -> str:
-            return env.get(name) or ENV_VARS[name][0]
+    @property
+    def snowflake(self) -> SnowflakeSettings:
+        return SnowflakeSettings(
+            **{name.removeprefix("snowflake_"): getattr(self, name) for name in type(self).model_fields
+               if name.startswith("snowflake_")}
+        )  # fmt: skip
 
-        return cls(
-            lake_dir=Path(get("SHOPLAKE_LAKE_DIR")).expanduser().resolve(),
-            dbt_target=get("DBT_TARGET"),
-            demo_scale=float(get("SHOPLAKE_DEMO_SCALE")),
-            alert_webhook_url=env.get("SHOPLAKE_ALERT_WEBHOOK_URL", ""),
-            alert_dedup_hours=float(get("SHOPLAKE_ALERT_DEDUP_HOURS")),
-            kafka_bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS").strip(),
-            clickstream_topic=get("SHOPLAKE_CLICKSTREAM_TOPIC"),
-            clickstream_partitions=int(get("SHOPLAKE_CLICKSTREAM_PARTITIONS")),
-            broker_port=int(get("SHOPLAKE_BROKER_PORT")),
-            stream_flush_seconds=float(get("SHOPLAKE_STREAM_FLUSH_SECONDS")),
-            stream_flush_events=int(get("SHOPLAKE_STREAM_FLUSH_EVENTS")),
-            stream_backlog_commit_seconds=float(get("SHOPLAKE_STREAM_BACKLOG_COMMIT_SECONDS")),
-            stream_compact_files=int(get("SHOPLAKE_STREAM_COMPACT_FILES")),
-            dashboard_port=int(get("SHOPLAKE_DASHBOARD_PORT")),
-            snowflake=SnowflakeSettings(
-                **{
-                    name.removeprefix("SNOWFLAKE_").lower(): get(name)
-                    for name in ENV_VARS
-                    if name.startswith("SNOWFLAKE_")
-                }
-            ),
-            snowsim_port=int(get("SHOPLAKE_SNOWSIM_PORT")),
-            prefect_api_url=get("PREFECT_API_URL").strip(),
-            prefect_home=Path(home).expanduser().resolve() if (home := get("SHOPLAKE_PREFECT_HOME").strip()) else None,
-            prefect_port=int(get("SHOPLAKE_PREFECT_PORT")),
-            ingest_cron=get("SHOPLAKE_INGEST_CRON").strip(),
-            pipeline_cron=get("SHOPLAKE_PIPELINE_CRON").strip(),
-            clickstream_restart_seconds=int(get("SHOPLAKE_CLICKSTREAM_RESTART_SECONDS")),
-            promote_cron=get("SHOPLAKE_PROMOTE_CRON").strip(),
-            promote_target=get("SHOPLAKE_PROMOTE_TARGET").strip(),
-            flow_retries=int(get("SHOPLAKE_FLOW_RETRIES")),
-            flow_retry_delay_seconds=float(get("SHOPLAKE_FLOW_RETRY_DELAY_SECONDS")),
-        )
+
+def _env_vars() -> dict[str, tuple[str, str]]:
+    out = {}
+    for info in Settings.model_fields.values():
+        default = info.default
+        text = "" if default is None else str(default).removeprefix("PosixPath('").removesuffix("')")
+        out[str(info.validation_alias)] = (text, info.description or "")
+    return out
+
+
+# env var -> (default, description); the README's configuration table is checked against this.
+ENV_VARS: dict[str, tuple[str, str]] = _env_vars()
 
 
 def get_settings() -> Settings:
