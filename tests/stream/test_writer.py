@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
 import re
@@ -10,6 +11,7 @@ import threading
 import time
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.lake import CLICKSTREAM_TABLE
 from pipelines.settings import Settings
@@ -67,7 +69,10 @@ def test_wiring_takes_broker_topic_and_bounds_from_settings(case: StreamCase) ->
     produced = case.produce(events=3_000)
     env = case.env(SHOPLAKE_STREAM_FLUSH_EVENTS="1000", SHOPLAKE_STREAM_COMPACT_FILES="0")
     settings = Settings.from_env({k: v for k, v in env.items() if k.startswith(("SHOPLAKE_", "KAFKA_"))})
+    gc_before, pool_before = gc.get_threshold(), pa.default_memory_pool().backend_name
     stats = run_clickstream(settings, "until-caught-up")
+    # In-process callers (the flow, the demo) keep their process as it was: only `shoplake stream` tunes it.
+    assert (gc.get_threshold(), pa.default_memory_pool().backend_name) == (gc_before, pool_before)
     assert (stats.events, stats.dead_letters, stats.stopped_by) == (produced.events, 0, StopReason.CAUGHT_UP)
     assert produced.events == 3_000
     assert stats.flushes >= 3  # SHOPLAKE_STREAM_FLUSH_EVENTS=1000 bounds each micro-batch
