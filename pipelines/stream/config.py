@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from ..console import render, table
 from ..lake import CLICKSTREAM_TABLE
 from ..settings import Settings
 
@@ -84,6 +83,8 @@ class WriterStats:
 
     def render(self) -> str:
         """The run as a table, for people (`shoplake stream`)."""
+        from ..console import render, table  # rich is only needed once the run is over
+
         rate = self.events / self.seconds if self.seconds else 0.0
         facts = table("stream run", "", right=("",))
         for name, value in (
