@@ -189,7 +189,7 @@ def test_deployments_follow_settings(tmp_path) -> None:
     env = {"SHOPLAKE_LAKE_DIR": str(tmp_path), "SHOPLAKE_INGEST_CRON": "*/15 * * * *"}
     plan = build_deployments(Settings.from_env(env))
     by_name = {d.name: d for d in plan.deployments}
-    clickstream = {"clickstream-bounded", "clickstream-continuous"}  # the stream writer is installed
+    clickstream = {"clickstream-bounded", "clickstream-continuous"}
     assert set(by_name) == {"ingest-batch", "transform", "pipeline", "quality", *clickstream}
     assert by_name["ingest-batch"].schedules[0].schedule.cron == "*/15 * * * *"
     assert by_name["pipeline"].schedules == []  # on demand unless SHOPLAKE_PIPELINE_CRON is set
@@ -204,7 +204,7 @@ def test_deployments_follow_settings(tmp_path) -> None:
         "pipelines.flows.quality.quality",
     }
     assert by_name["quality"].triggers[0].match_related.root["prefect.resource.name"] == "transform"
-    # parts from other branches are reported, not faked
+    # promote needs SHOPLAKE_PROMOTE_TARGET: reported as not registered, not faked
     assert sorted(s.split(":")[0] for s in plan.skipped) == ["promote"]
 
     off = build_deployments(
