@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..status import Status
+
 
 class Severity(StrEnum):
     INFO = "info"
@@ -14,7 +16,7 @@ class Severity(StrEnum):
     ERROR = "error"
 
 
-class Delivery(StrEnum):
+class Delivery(Status):
     """What happened to one alert passed to the router (the alert log's `delivery` column)."""
 
     SENT = "sent"  # posted to the webhook
@@ -25,10 +27,6 @@ class Delivery(StrEnum):
     @classmethod
     def failed(cls) -> frozenset[Delivery]:
         return frozenset({cls.DELIVERY_FAILED})
-
-    @property
-    def is_failed(self) -> bool:
-        return self in Delivery.failed()
 
 
 EMOJI = {Severity.INFO: ":information_source:", Severity.WARN: ":warning:", Severity.ERROR: ":rotating_light:"}

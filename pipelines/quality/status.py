@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from ..status import Status
 
 
-class CheckStatus(StrEnum):
+class CheckStatus(Status):
     """The outcome of one check (dq_results.status)."""
 
     PASS = "pass"
@@ -17,10 +17,6 @@ class CheckStatus(StrEnum):
     @classmethod
     def failed(cls) -> frozenset[CheckStatus]:
         return frozenset({cls.FAIL, cls.ERROR})
-
-    @property
-    def is_failed(self) -> bool:
-        return self in CheckStatus.failed()
 
     @classmethod
     def from_dbt(cls, status: str) -> CheckStatus:

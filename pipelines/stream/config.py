@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Literal
 
 from ..lake import CLICKSTREAM_TABLE
 from ..settings import Settings
+from ..status import Status
 
 Mode = Literal["until-caught-up", "forever"]
 
 
-class StopReason(StrEnum):
+class StopReason(Status):
     CAUGHT_UP = "caught up"  # until-caught-up: past the end offsets seen at start
     SIGNAL = "signal"  # SIGTERM/SIGINT: the open micro-batch was committed first
     ERROR = "error"  # an exception ended the run (raised to the caller)
@@ -20,10 +20,6 @@ class StopReason(StrEnum):
     @classmethod
     def failed(cls) -> frozenset[StopReason]:
         return frozenset({cls.ERROR})
-
-    @property
-    def is_failed(self) -> bool:
-        return self in StopReason.failed()
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import polars as pl
 
@@ -19,6 +18,7 @@ from ..console import number, render, table
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
+from ..status import Status
 from .dbt import PROJECT_DIR
 from .snowflake import connect, quote, resolve_target
 
@@ -30,7 +30,7 @@ SAMPLE_ROWS = 5
 KNOWN_GAPS: dict[str, str] = {}
 
 
-class ParityStatus(StrEnum):
+class ParityStatus(Status):
     EQUAL = "equal"
     DIFFERENT = "different"
     MISSING = "missing"  # not built on one side
@@ -39,10 +39,6 @@ class ParityStatus(StrEnum):
     @classmethod
     def failed(cls) -> frozenset[ParityStatus]:
         return frozenset({cls.DIFFERENT, cls.MISSING})
-
-    @property
-    def is_failed(self) -> bool:
-        return self in ParityStatus.failed()
 
 
 @dataclass

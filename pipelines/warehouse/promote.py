@@ -20,7 +20,6 @@ import datetime as dt
 import sys
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,6 +30,7 @@ from ..console import number, render, table
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
+from ..status import Status
 from .snowflake import RAW_SCHEMA, Target, connect, quote, resolve_target
 
 STAGE = "SHOPLAKE_LAKE"  # internal stage in RAW, referenced unqualified after `use schema RAW`
@@ -65,7 +65,7 @@ class LakeFile:
     schema: pa.Schema
 
 
-class PromotionStatus(StrEnum):
+class PromotionStatus(Status):
     OK = "ok"
     REFUSED = "refused"  # a schema problem found before loading: nothing of the table was loaded
     FAILED = "failed"  # an error while loading: rolled back, nothing loaded
@@ -74,10 +74,6 @@ class PromotionStatus(StrEnum):
     @classmethod
     def failed(cls) -> frozenset[PromotionStatus]:
         return frozenset({cls.REFUSED, cls.FAILED, cls.MISMATCH})
-
-    @property
-    def is_failed(self) -> bool:
-        return self in PromotionStatus.failed()
 
 
 @dataclass
