@@ -16,6 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from pipelines.lake import CLICKSTREAM_TABLE, Lake  # noqa: E402
+from pipelines.settings import Settings  # noqa: E402
 from pipelines.stream.broker import ensure_topic, start_broker, stop_broker  # noqa: E402
 
 
@@ -52,14 +53,14 @@ def bench_env(partitions: int) -> Iterator[BenchEnv]:
     with tempfile.TemporaryDirectory(prefix="shoplake-bench-") as tmp:
         lake = Lake(Path(os.environ.get("SHOPLAKE_LAKE_DIR") or Path(tmp) / "lake")).ensure()
         external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-        broker_lake = Lake(Path(tmp) / "broker")
-        bootstrap = external or start_broker(broker_lake)[0].bootstrap
+        broker = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(Path(tmp) / "broker")})
+        bootstrap = external or start_broker(broker)[0].address
         try:
             ensure_topic(bootstrap, topic, partitions)
             yield BenchEnv(lake=lake, bootstrap=bootstrap, topic=topic)
         finally:
             if not external:
-                stop_broker(broker_lake)
+                stop_broker(broker)
 
 
 def peak_rss_mb() -> float:

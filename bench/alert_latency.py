@@ -15,7 +15,6 @@ Last stdout line: JSON.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import glob
 import signal
 import statistics
@@ -27,7 +26,7 @@ import time
 import duckdb
 from _common import REPO_ROOT, bench_env, emit
 
-from pipelines.alerts import read_alerts
+from pipelines.alerts import read_alert_log
 from pipelines.lake import CLICKSTREAM_TABLE
 from pipelines.quality.clickstream import REALTIME
 from pipelines.stream.simulator import Catalog, DropWindow, SessionGenerator, encode, iter_chunks, kafka_sender
@@ -139,8 +138,8 @@ def run_phases(env, phases: list[tuple[str, float]], rate: float, args: argparse
     producer.join()
 
     alerts = [
-        (dt.datetime.fromisoformat(a["raised_at"]).timestamp(), a["context"]["metric"])
-        for a in read_alerts(env.lake.root)
+        (a["raised_at"].timestamp(), a["context"]["metric"])
+        for a in read_alert_log(env.lake)
         if a["source"] == "clickstream"
     ]
     drops = [s for s in spans if s["kind"] == "drop"]

@@ -18,8 +18,9 @@ import time
 
 from _common import REPO_ROOT, bench_env, emit
 
+from pipelines.stream.config import WriterConfig
 from pipelines.stream.simulator import Catalog, SimulationResult, kafka_sender, simulate_clicks
-from pipelines.stream.writer import WriterConfig, run_stream
+from pipelines.stream.writer import run_stream
 
 
 def main() -> None:

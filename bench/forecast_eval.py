@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipelines.analytics.forecast import MODEL_NAME, backtest, load_daily_revenue
 from pipelines.batch.ingest import ingest_all
 from pipelines.generate.batch import generate_exports
 from pipelines.lake import Lake
-from pipelines.quality.forecast import MODEL_NAME, backtest, load_daily_revenue
 from pipelines.settings import Settings
 from pipelines.warehouse.dbt import run_dbt_build
 from pipelines.warehouse.serving import current_snapshot_id

@@ -40,14 +40,14 @@ def main() -> None:
     tmp = None if given else tempfile.mkdtemp(prefix="shoplake-bench-promote-")
     root = Path(given or tmp) if given else Path(tmp) / "lake"
     try:
-        lake = Lake(root).ensure()
+        Lake(root).ensure()
         if not given:
             generate_exports(root, scale=args.scale, seed=42)
             report = ingest_all(root, progress=False)
             assert not report.failed_files, report.render()
         settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(root)})
-        fresh_server = snowsim.read_state(lake) is None
-        snowsim.start(lake)
+        fresh_server = snowsim.status(settings).state is None
+        snowsim.start(settings)
         try:
             started = time.perf_counter()
             first = promote(settings, "snowsim", build=False, progress=False)
@@ -73,7 +73,7 @@ def main() -> None:
                 assert parity.ok, parity.render()
         finally:
             if fresh_server:
-                snowsim.stop(lake)
+                snowsim.stop(settings)
         files = sum(t.lake_files for t in first.tables)
         rows = sum(t.lake_rows for t in first.tables)
         print(first.render(), file=sys.stderr)

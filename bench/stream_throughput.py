@@ -49,19 +49,20 @@ def raw_consume(env: BenchEnv, events: int, settings: dict[str, object]) -> floa
 
 
 def writer_settings(env: BenchEnv) -> dict[str, object]:
-    from pipelines.stream.writer import WriterConfig, consumer_config
+    from pipelines.stream.config import WriterConfig
+    from pipelines.stream.consumer import consumer_config
 
     return consumer_config(WriterConfig(env.bootstrap, env.topic))
 
 
 def child_writer() -> None:
-    from pipelines.lake import Lake
+    """What `shoplake stream --until-caught-up` does: tune this process, then run the writer wired from settings."""
     from pipelines.settings import get_settings
-    from pipelines.stream.writer import WriterConfig, run_stream
+    from pipelines.stream.runtime import tune_for_stream_writer
+    from pipelines.stream.wiring import run_clickstream
 
-    settings = get_settings()
-    cfg = WriterConfig.from_settings(settings, settings.kafka_bootstrap_servers)
-    stats = run_stream(Lake(settings.lake_dir), cfg, "until-caught-up")
+    tune_for_stream_writer()
+    stats = run_clickstream(get_settings(), "until-caught-up")
     summary = {
         "events": stats.events,
         "active_seconds": stats.active_seconds,

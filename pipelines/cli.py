@@ -93,19 +93,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_snowsim(args: argparse.Namespace) -> int:
-    from .lake import Lake
     from .warehouse import snowsim
 
     settings = get_settings()
-    lake = Lake(settings.lake_dir)
     if args.action == "start":
-        state = snowsim.start(lake, port=settings.snowsim_port)
-        print(f"snowsim: running (pid {state.pid}) on {snowsim.HOST}:{state.port}; log {state.log}")
+        state = snowsim.start(settings)
+        print(f"snowsim: running (pid {state.pid}) on {state.address}; log {state.log}")
     elif args.action == "stop":
-        print("snowsim: stopped" if snowsim.stop(lake) else "snowsim: was not running")
+        print("snowsim: stopped" if snowsim.stop(settings) else "snowsim: was not running")
     else:
-        print(snowsim.status(lake))
-        return 0 if snowsim.read_state(lake) is not None else 1
+        status = snowsim.status(settings)
+        print(status.describe())
+        return 0 if status.state is not None else 1
     return 0
 
 
@@ -140,23 +139,27 @@ def _cmd_quality(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from .quality.forecast import write_sales_forecast
+    from .analytics.forecast import write_sales_forecast
+    from .quality.store import publish_quality_tables
 
-    print(write_sales_forecast(get_settings(), horizon=args.horizon).summary())
+    settings = get_settings()
+    print(write_sales_forecast(settings, horizon=args.horizon).summary())
+    publish_quality_tables(settings)
     return 0
 
 
 def _cmd_watch_clickstream(args: argparse.Namespace) -> int:
     import time
 
-    from .quality.alerts import AlertRouter
+    from .alerts import AlertRouter
+    from .lake import Lake
     from .quality.clickstream import ClickstreamMonitor, ClickstreamParams
 
     settings = get_settings()
     params = ClickstreamParams(
         window_s=args.window, baseline_windows=args.baseline_windows, lateness_s=args.lateness, time_column=args.by
     )
-    monitor = ClickstreamMonitor(settings.lake_dir, AlertRouter.from_settings(settings), params)
+    monitor = ClickstreamMonitor(Lake(settings.lake_dir), AlertRouter.from_settings(settings), params)
     deadline = time.monotonic() + args.duration if args.duration else None
     print(
         f"watching {settings.lake_dir}/raw/clickstream_events ({args.window:g}s windows by {args.by}, "
@@ -166,7 +169,7 @@ def _cmd_watch_clickstream(args: argparse.Namespace) -> int:
     monitor.run(
         poll_s=args.poll,
         stop=lambda: deadline is not None and time.monotonic() >= deadline,
-        on_alert=lambda o: print(f"ALERT [{o.alert.severity}] {o.alert.title} ({o.status})", flush=True),
+        on_alert=lambda o: print(f"ALERT [{o.alert.severity}] {o.alert.title} ({o.delivery})", flush=True),
     )
     return 0
 
@@ -185,20 +188,18 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _cmd_broker(args: argparse.Namespace) -> int:
-    from .lake import Lake
     from .stream.broker import broker_status, start_broker, stop_broker
 
     settings = get_settings()
-    lake = Lake(settings.lake_dir)
     if args.action == "start":
         if settings.kafka_bootstrap_servers:
             print(f"KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap_servers}: no local broker needed")
             return 0
-        state, started = start_broker(lake, port=settings.broker_port)
+        state, started = start_broker(settings)
         what = "started" if started else "already running"
-        print(f"local broker {what}: pid {state.pid}, {state.bootstrap}")
+        print(f"local broker {what}: pid {state.pid}, {state.address}")
     elif args.action == "stop":
-        stopped = stop_broker(lake)
+        stopped = stop_broker(settings)
         print(f"stopped local broker pid {stopped.pid}" if stopped else "no local broker running")
     else:
         print(broker_status(settings))
@@ -207,14 +208,13 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
 def _cmd_simulate_clicks(args: argparse.Namespace) -> int:
     from .lake import Lake
-    from .stream.broker import bootstrap_servers, ensure_topic
     from .stream.simulator import DropWindow, kafka_sender, load_catalog, simulate_clicks
+    from .stream.wiring import clickstream_bootstrap
 
     settings = get_settings()
     if args.events is None and (args.rate is None or args.duration is None):
         raise ShopLakeError("give --events N, or --rate R with --duration D")
-    bootstrap = bootstrap_servers(settings)
-    ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
+    bootstrap = clickstream_bootstrap(settings)
     catalog = load_catalog(Lake(settings.lake_dir), customers=args.customers, products=args.products)
     send, close = kafka_sender(bootstrap, settings.clickstream_topic)
     result = simulate_clicks(
@@ -233,16 +233,12 @@ def _cmd_simulate_clicks(args: argparse.Namespace) -> int:
 
 
 def _cmd_stream(args: argparse.Namespace) -> int:
-    from .lake import Lake
-    from .stream.broker import bootstrap_servers, ensure_topic
-    from .stream.writer import WriterConfig, run_stream
+    from .stream.runtime import tune_for_stream_writer
+    from .stream.wiring import run_clickstream
 
-    settings = get_settings()
-    bootstrap = bootstrap_servers(settings)
-    ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
-    config = WriterConfig.from_settings(settings, bootstrap)
-    stats = run_stream(Lake(settings.lake_dir), config, "forever" if args.forever else "until-caught-up")
-    print(stats.summary())
+    tune_for_stream_writer()  # this process does nothing else: tune GC and allocators for the writer
+    stats = run_clickstream(get_settings(), "forever" if args.forever else "until-caught-up")
+    print(stats.render())
     return 0
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
+from .analytics.forecast import write_sales_forecast
 from .batch.ingest import ingest_all
 from .errors import ShopLakeError
 from .generate.batch import exports_exist, generate_exports
 from .lake import Lake
 from .quality.checks import run_quality
-from .quality.forecast import write_sales_forecast
+from .quality.store import publish_quality_tables
 from .settings import Settings
 from .warehouse.dbt import run_dbt_build
 from .warehouse.query import format_result, run_query
@@ -49,6 +50,7 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42, 
     print(quality.render())
     print("6/6 sales forecast")
     print("    " + write_sales_forecast(settings).summary())
+    publish_quality_tables(settings)
 
     print("\nRows per table (all ingests so far)")
     print(format_result(*run_query(lake.root, LEDGER_SUMMARY_SQL, [str(lake.ledger_glob())])))
@@ -68,25 +70,23 @@ def stream_demo_clicks(settings: Settings, lake: Lake, events: int, *, seed: int
     Uses KAFKA_BOOTSTRAP_SERVERS when set; otherwise starts the local broker and stops it again
     if this call started it.
     """
-    from .stream.broker import bootstrap_servers, ensure_topic, start_broker, stop_broker
+    from .stream.broker import start_broker, stop_broker
     from .stream.simulator import kafka_sender, load_catalog, simulate_clicks
-    from .stream.writer import WriterConfig, run_stream
+    from .stream.wiring import clickstream_bootstrap, run_clickstream
 
     started_here = False
     if not settings.kafka_bootstrap_servers:
-        _, started_here = start_broker(lake, port=settings.broker_port)
+        _, started_here = start_broker(settings)
     try:
-        bootstrap = bootstrap_servers(settings)
-        ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
-        send, close = kafka_sender(bootstrap, settings.clickstream_topic)
+        send, close = kafka_sender(clickstream_bootstrap(settings), settings.clickstream_topic)
         try:
             sim = simulate_clicks(send, load_catalog(lake), events=events, rate=DEMO_CLICK_RATE, seed=seed)
         finally:
             close()
-        stats = run_stream(lake, WriterConfig.from_settings(settings, bootstrap), "until-caught-up")
+        stats = run_clickstream(settings, "until-caught-up")
     finally:
         if started_here:
-            stop_broker(lake)
+            stop_broker(settings)
     return f"{sim.summary()}; {stats.summary()}"
 
 

@@ -9,18 +9,16 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     ledger/<table>/<sha256>.json          one record per ingested source file (idempotency + counts)
     warehouse/shoplake.duckdb             dbt's DuckDB database (single writer)
     serving/                              published read-only snapshots for readers
-    quality/<table>/*.parquet             dq_results (one file per run) and the latest sales_forecast;
-                                          copied into the warehouse on publish (with the alert log)
-    state/                                pid files and ports of local services, writer lock,
-                                          compaction staging (same filesystem: hard links, renames)
+    results/<table>/<run_id>.parquet      what ShopLake computes in Python: dq_results, sales_forecast,
+                                          alert_log (one file per run; schemas in pipelines/results.py)
+    state/                                locks, compaction staging (same filesystem: hard links, renames)
+    state/<service>.json, <service>.log   local daemons (broker, snowsim): pid, port, binary, log
     raw/clickstream_events/event_date=<d>/<topic>__p<NNN>__<first>-<last>.parquet
                                           stream micro-batches; the name carries topic, partition, offsets
     deadletter/clickstream_events/<topic>__p<NNN>__<first>-<last>.parquet
                                           stream messages that broke the contract (raw payload + reason)
     ledger/_stream/<table>/<topic>.json   stream checkpoint: next offset per partition (commit point)
-    state/snowsim.json, snowsim.log       the local fakesnow server of `shoplake snowsim` (pid, port, log)
     state/prefect/                        Prefect's home (settings, SQLite DB) for `shoplake ui`
-    alerts/alerts.jsonl                   alert log: one JSON object per alert (append-only)
     reports/<target>/                     `shoplake report` output (<report>.<md|csv|html> + index page)
     docs/                                 `shoplake docs`: the generated dbt docs site
 
@@ -152,36 +150,32 @@ class Lake:
     def snapshot_path(self, snapshot_id: str) -> Path:
         return self.serving_dir / f"{snapshot_id}.duckdb"
 
-    # -- quality, alerts, forecast ---------------------------------------------------------
+    # -- results: quality runs, forecasts, alerts ------------------------------------------
     @property
-    def quality_root(self) -> Path:
-        return self.root / "quality"
+    def results_root(self) -> Path:
+        return self.root / "results"
 
-    def quality_dir(self, table: str) -> Path:
-        return self.quality_root / table
+    def results_dir(self, table: str) -> Path:
+        return self.results_root / table
 
-    def quality_file(self, table: str, name: str) -> Path:
-        return self.quality_dir(table) / f"{name}.parquet"
+    def results_file(self, table: str, run_id: str) -> Path:
+        return self.results_dir(table) / f"{run_id}.parquet"
 
-    def quality_glob(self, table: str) -> str:
-        return str(self.quality_dir(table) / "*.parquet")
+    def results_glob(self, table: str) -> str:
+        return str(self.results_dir(table) / "*.parquet")
 
     @property
     def state_dir(self) -> Path:
         return self.root / "state"
 
+    def service_state_file(self, name: str) -> Path:
+        """pid, port, binary and start time of a local daemon (`pipelines/services.py`): broker, snowsim, ..."""
+        return self.state_dir / f"{name}.json"
+
+    def service_log_file(self, name: str) -> Path:
+        return self.state_dir / f"{name}.log"
+
     # -- stream ----------------------------------------------------------------------------
-    @property
-    def broker_state_file(self) -> Path:
-        return self.state_dir / "broker.json"
-
-    @property
-    def broker_log_file(self) -> Path:
-        return self.state_dir / "broker.log"
-
-    def stream_lock_file(self, table: str, topic: str) -> Path:
-        return self.state_dir / "stream" / f"{table}.{topic}.lock"
-
     def stream_checkpoint(self, table: str, topic: str) -> Path:
         """Commit point of the stream writer: the next offset per partition that the lake holds."""
         return self.ledger_root / "_stream" / table / f"{topic}.json"
@@ -226,15 +220,6 @@ class Lake:
     def deadletter_glob(self, table: str) -> str:
         return str(self.deadletter_dir(table) / "*.parquet")
 
-    @property
-    def snowsim_state_file(self) -> Path:
-        """pid, port and log of the local fakesnow server started by `shoplake snowsim start`."""
-        return self.state_dir / "snowsim.json"
-
-    @property
-    def snowsim_log_file(self) -> Path:
-        return self.state_dir / "snowsim.log"
-
     def lock_file(self, name: str) -> Path:
         """A named lock between processes (`pipelines/locks.py`): ingest, warehouse, ..."""
         return self.state_dir / f"{name}.lock"
@@ -247,11 +232,6 @@ class Lake:
     @property
     def prefect_home(self) -> Path:
         return self.state_dir / "prefect"
-
-    # -- alerts ----------------------------------------------------------------------------
-    @property
-    def alert_log(self) -> Path:
-        return self.root / "alerts" / "alerts.jsonl"
 
     # -- reports and docs ------------------------------------------------------------------
     @property
@@ -278,7 +258,7 @@ class Lake:
             self.ledger_root,
             self.warehouse_path.parent,
             self.serving_dir,
-            self.quality_root,
+            self.results_root,
             self.state_dir,
         ):
             path.mkdir(parents=True, exist_ok=True)
@@ -287,6 +267,9 @@ class Lake:
             from .stream.contract import empty_events_frame
 
             write_parquet_atomic(empty_events_frame(), empty)
+        from .results import ensure_results
+
+        ensure_results(self)
         return self
 
 

@@ -24,6 +24,11 @@ INGEST = "ingest"  # batch ingest and extract: one writer of raw/, quarantine/ a
 WAREHOUSE = "warehouse"  # dbt builds and snapshot publishing: DuckDB allows one writer per file
 
 
+def stream_writer(table: str, topic: str) -> str:
+    """One stream writer per table and topic (log name) of a lake."""
+    return f"stream.{table}.{topic}"
+
+
 def _holder_file(lock_path: Path) -> Path:
     return lock_path.with_name(lock_path.name + ".holder")
 
@@ -49,11 +54,12 @@ def hold(
     command: str,
     wait: bool = True,
     on_wait: Callable[[str], None] = _say,
+    busy_hint: str = "try again later (or leave out --no-wait)",
 ) -> Iterator[None]:
     """Hold lock `name` of `lake` for the block; `command` names the holder for others to see.
 
     With `wait`, a held lock is waited for (after telling `on_wait` who holds it); without, a held
-    lock raises a one-line ShopLakeError naming the holder.
+    lock raises a one-line ShopLakeError naming the holder, followed by `busy_hint`.
     """
     path = lake.lock_file(name)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,9 +69,7 @@ def hold(
     except Timeout:
         holder = describe_holder(path)
         if not wait:
-            raise ShopLakeError(
-                f"the {name} lock is held by {holder}; try again later (or leave out --no-wait)"
-            ) from None
+            raise ShopLakeError(f"the {name} lock is held by {holder}; {busy_hint}") from None
         on_wait(f"waiting for the {name} lock, held by {holder} ...")
         lock.acquire()
     try:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -40,8 +42,8 @@ def _seed_clickstream(lake: Lake) -> None:
     """Two days of clickstream over the generated customers and products, landed without a broker."""
     from datetime import datetime, timezone
 
+    from pipelines.stream.segment import land_messages
     from pipelines.stream.simulator import SessionGenerator, encode, load_catalog
-    from pipelines.stream.writer import land_messages
 
     sessions = SessionGenerator(load_catalog(lake), seed=SEED)
     frames = [sessions.chunk(2_500, datetime(2025, 6, d, 20, tzinfo=timezone.utc), span_s=43_200) for d in (1, 2)]
@@ -77,9 +79,47 @@ def promoted_lake(built_lake: BuiltLake, tmp_path_factory: pytest.TempPathFactor
 
     lake = copy_lake(built_lake.lake, tmp_path_factory.mktemp("snowflake") / "lake", snapshot=True)
     settings = settings_for(lake.root)
-    state = snowsim.start(lake)
+    state = snowsim.start(settings)
     try:
         promotion = promote(settings, "snowsim", progress=False)
         yield PromotedLake(lake=lake, settings=settings, promotion=promotion, port=state.port)
     finally:
-        snowsim.stop(lake)
+        snowsim.stop(settings)
+
+
+@dataclass
+class Receiver:
+    """A Slack-like webhook on loopback that records what it was sent."""
+
+    url: str
+    bodies: list[bytes] = field(default_factory=list)
+    fail_first: int = 0  # answer `status` to this many requests first
+    status: int = 500
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[Receiver]:
+    receiver = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            receiver.bodies.append(body)
+            status = receiver.status if len(receiver.bodies) <= receiver.fail_first else 200
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"ok" if status == 200 else b"error")
+
+        def log_message(self, *args) -> None:  # keep pytest output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/shoplake"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -2,11 +2,11 @@
 
 - ingest-batch: cron (`SHOPLAKE_INGEST_CRON`, hourly)
 - transform: after every completed `ingest_batch` run (event trigger)
-- quality: after every completed `transform` run, when the quality part is installed
+- quality: after every completed `transform` run
 - pipeline: ingest -> transform -> quality, on demand (or `SHOPLAKE_PIPELINE_CRON`)
 - clickstream-continuous: the long-running writer, restarted every `SHOPLAKE_CLICKSTREAM_RESTART_SECONDS`
   if it is not running (concurrency 1, new runs cancelled while one runs); clickstream-bounded on demand
-- promote: nightly (`SHOPLAKE_PROMOTE_CRON`) when promotion is installed and `SHOPLAKE_PROMOTE_TARGET` is set
+- promote: nightly (`SHOPLAKE_PROMOTE_CRON`) when `SHOPLAKE_PROMOTE_TARGET` is set
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..settings import Settings
-from .optional import load_step, not_configured
 
 TAGS = ["shoplake"]
 
@@ -72,39 +71,27 @@ def build_deployments(settings: Settings) -> DeploymentPlan:
             "pipeline", cron=_cron(settings.pipeline_cron), concurrency_limit=one_at_a_time,
             description="Batch ingest -> dbt build -> quality checks; alerts on failure.", **common,
         ),
+        quality.to_deployment(
+            "quality", triggers=[after_completed("transform")],
+            description="Freshness and data-quality checks after each transform.", **common,
+        ),
+        ingest_clickstream.to_deployment(
+            "clickstream-bounded", parameters={"forever": False}, concurrency_limit=one_at_a_time,
+            description="Clickstream up to the end offsets seen at start, then stop.", **common,
+        ),
     ]  # fmt: skip
-    if load_step("quality") is not None:
-        plan.deployments.append(
-            quality.to_deployment(
-                "quality", triggers=[after_completed("transform")],
-                description="Freshness and data-quality checks after each transform.", **common,
-            )
-        )  # fmt: skip
-    else:
-        plan.skipped.append(not_configured("quality"))
-    if load_step("clickstream") is None:
-        plan.skipped.append(not_configured("clickstream"))
-    else:
+    if settings.clickstream_restart_seconds > 0:
         plan.deployments.append(
             ingest_clickstream.to_deployment(
-                "clickstream-bounded", parameters={"forever": False}, concurrency_limit=one_at_a_time,
-                description="Clickstream up to the end offsets seen at start, then stop.", **common,
+                "clickstream-continuous", parameters={"forever": True},
+                interval=settings.clickstream_restart_seconds,
+                concurrency_limit=ConcurrencyLimitConfig(
+                    limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+                ),
+                description="The long-running clickstream writer; restarted by schedule if it stops.", **common,
             )
         )  # fmt: skip
-        if settings.clickstream_restart_seconds > 0:
-            plan.deployments.append(
-                ingest_clickstream.to_deployment(
-                    "clickstream-continuous", parameters={"forever": True},
-                    interval=settings.clickstream_restart_seconds,
-                    concurrency_limit=ConcurrencyLimitConfig(
-                        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
-                    ),
-                    description="The long-running clickstream writer; restarted by schedule if it stops.", **common,
-                )
-            )  # fmt: skip
-    if load_step("promote") is None:
-        plan.skipped.append(not_configured("promote"))
-    elif not settings.promote_target:
+    if not settings.promote_target:
         plan.skipped.append("promote: not configured (SHOPLAKE_PROMOTE_TARGET is empty)")
     else:
         plan.deployments.append(

@@ -9,10 +9,9 @@ from prefect.artifacts import create_table_artifact
 
 from ..alerts import raise_alert
 from ..batch.ingest import ingest_all
-from ..lake import Lake
 from ..settings import get_settings
+from ..stream.wiring import run_clickstream
 from .common import alert_on_failure, network_retries
-from .optional import load_step, not_configured
 
 
 @task(name="ingest-batch-exports")
@@ -57,34 +56,15 @@ def ingest_batch() -> dict[str, Any]:
     return ingest_batch_step()
 
 
-def run_clickstream(mode: str) -> dict[str, Any] | None:
-    """Run the stream writer exactly as `shoplake stream` does; None when the writer is not installed."""
-    run_stream = load_step("clickstream")
-    if run_stream is None:
-        return None
-    from ..stream.broker import bootstrap_servers, ensure_topic
-    from ..stream.writer import WriterConfig
-
-    settings = get_settings()
-    bootstrap = bootstrap_servers(settings)
-    ensure_topic(bootstrap, settings.clickstream_topic, settings.clickstream_partitions)
-    config = WriterConfig.from_settings(settings, bootstrap)
-    stats = run_stream(Lake(settings.lake_dir), config, mode)
+@task(name="ingest-clickstream")
+def ingest_clickstream_step(forever: bool) -> dict[str, Any]:
+    """The stream writer as `shoplake stream` runs it (stream/wiring.py), without its process tuning."""
+    stats = run_clickstream(get_settings(), "forever" if forever else "until-caught-up")
+    get_run_logger().info(stats.summary())
     return {"summary": stats.summary(), "events": stats.events, "dead_letters": stats.dead_letters}
 
 
-@task(name="ingest-clickstream")
-def ingest_clickstream_step(forever: bool) -> dict[str, Any] | None:
-    logger = get_run_logger()
-    result = run_clickstream("forever" if forever else "until-caught-up")
-    if result is None:
-        logger.warning(not_configured("clickstream"))
-        return None
-    logger.info(result["summary"])
-    return result
-
-
 @flow(name="ingest_clickstream", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
-def ingest_clickstream(forever: bool = False) -> dict[str, Any] | None:
+def ingest_clickstream(forever: bool = False) -> dict[str, Any]:
     """Clickstream -> lake. Bounded (up to the end offsets seen at start) unless `forever`."""
     return ingest_clickstream_step.with_options(**network_retries(get_settings()))(forever)

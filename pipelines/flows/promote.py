@@ -1,4 +1,4 @@
-"""Promote flow: load the lake into Snowflake (nightly), when promotion is installed and configured."""
+"""Promote flow: load the lake into Snowflake (nightly) when `SHOPLAKE_PROMOTE_TARGET` is set."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ from prefect import flow, get_run_logger, task
 
 from ..errors import ShopLakeError
 from ..settings import get_settings
+from ..warehouse.promote import PromotionReport
+from ..warehouse.promote import promote as promote_lake
 from .common import alert_on_failure, network_retries
-from .optional import load_step, not_configured
 
 
 class PromotionFailed(ShopLakeError):
     """The promotion finished but a table was refused, failed or mismatched, or the dbt build failed."""
 
 
-def failure_message(report: Any) -> str:
+def failure_message(report: PromotionReport) -> str:
     """One line naming what went wrong: each table that is not ok (with its reason), and the dbt build."""
     problems = [f"{t.table} {t.status}" + (f" ({t.message})" if t.message else "") for t in report.tables
-                if t.status != "ok"]  # fmt: skip
+                if t.status.is_failed]  # fmt: skip
     if report.dbt_success is False:
         first = (report.dbt_summary or "").strip().splitlines()
         problems.append("dbt build failed" + (f": {first[0]}" if first else ""))
@@ -27,14 +28,10 @@ def failure_message(report: Any) -> str:
 
 
 @task(name="promote-to-snowflake")
-def promote_step(target: str) -> dict[str, Any] | None:
+def promote_step(target: str) -> dict[str, Any]:
     """Promote; a report that is not ok fails the step (and so the flow and its alert hook)."""
     logger = get_run_logger()
-    promote_fn = load_step("promote")
-    if promote_fn is None:
-        logger.warning(not_configured("promote"))
-        return None
-    result = promote_fn(get_settings(), target=target, progress=False)
+    result = promote_lake(get_settings(), target=target, progress=False)
     summary = result.summary()
     if not result.ok:
         logger.error(summary)

@@ -1,4 +1,4 @@
-"""Quality flow: freshness and data-quality checks from the quality part, when it is installed."""
+"""Quality flow: freshness and data-quality checks after each transform (pipelines/quality/checks.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from prefect import flow, get_run_logger, task
 from ..alerts import raise_alert
 from ..errors import ShopLakeError
 from ..lake import Lake
+from ..quality.checks import run_quality
 from ..settings import get_settings
 from .common import alert_on_failure, exclusive, network_retries
-from .optional import load_step, not_configured
 
 
 class QualityChecksFailed(ShopLakeError):
@@ -19,13 +19,9 @@ class QualityChecksFailed(ShopLakeError):
 
 
 @task(name="quality-checks")
-def quality_step() -> dict[str, Any] | None:
+def quality_step() -> dict[str, Any]:
     """Run the checks; an error-severity failure raises an alert and fails the step."""
     logger = get_run_logger()
-    run_quality = load_step("quality")
-    if run_quality is None:
-        logger.warning(not_configured("quality"))
-        return None
     settings = get_settings()
     # dbt test stores failing rows and the quality tables are published: the warehouse's one writer.
     with exclusive(Lake(settings.lake_dir).warehouse_lock_file):
@@ -34,7 +30,7 @@ def quality_step() -> dict[str, Any] | None:
     logger.info(summary)
     if not result.success:
         raise_alert(settings, source="quality", title="data-quality checks failed", detail=summary)
-        raise QualityChecksFailed(summary.splitlines()[0] if summary else "quality checks failed")
+        raise QualityChecksFailed(result.verdict)
     return {"summary": summary}
 
 
@@ -49,6 +45,6 @@ def quality_task() -> Any:
 
 
 @flow(name="quality", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
-def quality() -> dict[str, Any] | None:
+def quality() -> dict[str, Any]:
     """Freshness and data-quality checks on the latest build."""
     return quality_task()()

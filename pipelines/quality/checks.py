@@ -12,28 +12,26 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sys
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
+from ..alerts import Alert, AlertRouter, Delivery, Outcome, Severity
 from ..batch.ledger import read_ledger
+from ..console import render
+from ..console import table as text_table
 from ..errors import ShopLakeError
 from ..lake import Lake
+from ..results import DQ_RESULTS, SCHEMAS, new_run_id, write_results
 from ..settings import Settings
 from ..warehouse.dbt import NodeResult, invoke_dbt
-from .alerts import Alert, AlertRouter, Outcome
-from .store import append_rows, new_run_id, publish_quality_tables
+from .status import CheckStatus
+from .store import publish_quality_tables
 from .volume import check_volume
 
-ERROR_STATUSES = {"fail", "error", "runtime error"}
 QUARANTINE_WARN_RATE = 0.05  # a table losing more than 5% of its rows to quarantine is worth a look
 ANOMALY_ALERT_DAYS = 7  # anomalies in the newest week of sales are news; older ones were alerted before
-
-DQ_SCHEMA = {
-    "run_id": pl.String, "checked_at": pl.Datetime("us"), "check_type": pl.String, "check_name": pl.String,
-    "target": pl.String, "severity": pl.String, "status": pl.String, "failing_rows": pl.Int64, "detail": pl.String,
-    "check_date": pl.Date,
-}  # fmt: skip
 
 
 @dataclass
@@ -41,19 +39,31 @@ class CheckResult:
     check_type: str  # dbt_test | unit_test | freshness | volume | ledger_quarantine | ledger_imputed | anomaly
     check_name: str
     target: str
-    severity: str  # error | warn | info
-    status: str  # pass | warn | fail | error | skip
+    severity: Severity
+    status: CheckStatus
     failing_rows: int | None = None
     detail: str = ""
     check_date: dt.date | None = None  # the data day a check judged (volume, anomaly), if any
 
+    def __post_init__(self) -> None:
+        self.severity, self.status = Severity(self.severity), CheckStatus(self.status)
+
     @property
     def is_error(self) -> bool:
-        return self.severity == "error" and self.status in ERROR_STATUSES
+        return self.severity == Severity.ERROR and self.status.is_failed
 
     @property
     def is_problem(self) -> bool:
-        return self.status in ERROR_STATUSES or self.status == "warn"
+        return self.status.is_failed or self.status == CheckStatus.WARN
+
+
+KIND_TITLES = {
+    "dbt_test": "dbt data tests", "unit_test": "dbt unit tests", "freshness": "source freshness",
+    "volume": "daily volume", "ledger_quarantine": "ingest quarantine", "ledger_imputed": "ingest imputation",
+    "anomaly": "category-day anomalies (newest week)",
+}  # fmt: skip
+# Kinds whose every result is listed; of the others only problems are.
+LISTED_KINDS = ("volume", "freshness", "ledger_quarantine", "anomaly")
 
 
 @dataclass
@@ -75,66 +85,58 @@ class QualityReport:
     def success(self) -> bool:
         return not self.errors
 
+    @property
+    def verdict(self) -> str:
+        return f"FAILED: {len(self.errors)} error-severity check(s) failed" if self.errors else "OK"
+
     def summary(self) -> str:
         """The report, first line = the verdict (what a flow shows as its failure message)."""
-        body = self.render()
-        return body.splitlines()[-1].removeprefix("result: ") + "\n" + body
+        return self.verdict + "\n" + self.render()
 
     def to_frame(self) -> pl.DataFrame:
-        rows = [{"run_id": self.run_id, "checked_at": self.checked_at, **asdict(r)} for r in self.results]
-        return pl.DataFrame(rows, schema=DQ_SCHEMA)
+        rows = [
+            {"run_id": self.run_id, "checked_at": self.checked_at, **asdict(r),
+             "severity": str(r.severity), "status": str(r.status)}
+            for r in self.results
+        ]  # fmt: skip
+        return pl.DataFrame(rows, schema=SCHEMAS[DQ_RESULTS])
 
     def render(self) -> str:
-        lines = [f"ShopLake data quality — run {self.run_id}"]
-        order = ["dbt_test", "unit_test", "freshness", "volume", "ledger_quarantine", "ledger_imputed", "anomaly"]
-        titles = {
-            "dbt_test": "dbt data tests", "unit_test": "dbt unit tests", "freshness": "source freshness",
-            "volume": "daily volume", "ledger_quarantine": "ingest quarantine", "ledger_imputed": "ingest imputation",
-            "anomaly": "category-day anomalies (newest week)",
-        }  # fmt: skip
-        for kind in order:
+        """Counts per kind of check, then one row per listed result or problem, then alerts and the verdict."""
+        counts = text_table("checks", "results")
+        listed = text_table("", "check", "target", "detail")
+        for kind, title in KIND_TITLES.items():
             group = [r for r in self.results if r.check_type == kind]
             if not group:
                 continue
-            counts: dict[str, int] = {}
+            by_status = Counter(str(r.status) for r in group)
+            counts.add_row(title, ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())))
             for r in group:
-                counts[r.status] = counts.get(r.status, 0) + 1
-            lines.append(f"\n{titles[kind]}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-            for r in group:
-                if r.is_problem or kind in ("volume", "freshness", "ledger_quarantine", "anomaly"):
-                    mark = (
-                        "ERROR"
-                        if r.is_error
-                        else "WARN "
-                        if r.is_problem
-                        else "skip "
-                        if r.status == "skip"
-                        else "ok   "
-                    )
-                    lines.append(f"  {mark} {r.target:<36} {r.detail}")
-        sent = [o for o in self.alerts if o.status != "suppressed"]
-        lines.append(
-            f"\nalerts: {len(sent)} raised ({sum(o.status == 'sent' for o in sent)} to webhook, "
-            f"{sum(o.status == 'delivery_failed' for o in sent)} webhook failures), "
-            f"{sum(o.status == 'suppressed' for o in self.alerts)} suppressed as duplicates"
+                if r.is_problem or kind in LISTED_KINDS:
+                    mark = "ERROR" if r.is_error else "WARN" if r.is_problem else str(r.status)
+                    listed.add_row(mark, title, r.target, r.detail)
+        delivered = Counter(o.delivery for o in self.alerts)
+        raised = len(self.alerts) - delivered[Delivery.SUPPRESSED]
+        alerts = (
+            f"alerts: {raised} raised ({delivered[Delivery.SENT]} to webhook, "
+            f"{sum(n for d, n in delivered.items() if d.is_failed)} webhook failures), "
+            f"{delivered[Delivery.SUPPRESSED]} suppressed as duplicates"
         )
-        verdict = f"FAILED: {len(self.errors)} error-severity check(s) failed" if self.errors else "OK"
-        lines.append(f"result: {verdict}")
-        return "\n".join(lines)
+        return render(f"ShopLake data quality — run {self.run_id}", counts, listed, alerts, f"result: {self.verdict}")
 
 
 def _from_dbt_test(node: NodeResult) -> CheckResult:
     kind = "unit_test" if node.resource_type == "unit_test" else "dbt_test"
-    severity = node.severity or "error"
-    status = {"success": "pass", "skipped": "skip"}.get(node.status, node.status)
-    detail = "" if status == "pass" else (node.message or "").splitlines()[0] if node.message else status
+    severity = Severity(node.severity or Severity.ERROR)
+    status = CheckStatus.from_dbt(node.status)
+    detail = "" if status == CheckStatus.PASS else (node.message or "").splitlines()[0] if node.message else status
     return CheckResult(kind, node.name, node.name, severity, status, node.failures, detail)
 
 
 def _from_freshness(node: NodeResult) -> CheckResult:
     age = f"newest row loaded {node.age_s / 3600:.1f} h ago" if node.age_s is not None else (node.message or "")
-    status = {"runtime error": "error"}.get(node.status, node.status)
-    severity = "error" if status == "error" else "warn" if status == "warn" else "error"
+    status = CheckStatus.from_dbt(node.status)
+    severity = Severity.WARN if status == CheckStatus.WARN else Severity.ERROR
     return CheckResult("freshness", f"freshness_{node.name}", f"source shop.{node.name}", severity, status, None, age)
 
 
@@ -161,13 +163,15 @@ def ledger_checks(lake: Lake) -> list[CheckResult]:
     results = []
     for table, t in sorted(totals.items()):
         rate = t["quarantined"] / t["rows_in"] if t["rows_in"] else 0.0
-        status = "warn" if rate > QUARANTINE_WARN_RATE else "pass"
+        status = CheckStatus.WARN if rate > QUARANTINE_WARN_RATE else CheckStatus.PASS
         detail = f"{t['quarantined']:,} of {t['rows_in']:,} rows quarantined ({rate:.1%})"
         results.append(
-            CheckResult("ledger_quarantine", f"quarantine_{table}", table, "warn", status, t["quarantined"], detail)
+            CheckResult(
+                "ledger_quarantine", f"quarantine_{table}", table, Severity.WARN, status, t["quarantined"], detail
+            )
         )
         results.append(
-            CheckResult("ledger_imputed", f"imputed_{table}", table, "info", "pass", t["imputed"],
+            CheckResult("ledger_imputed", f"imputed_{table}", table, Severity.INFO, CheckStatus.PASS, t["imputed"],
                         f"{t['imputed']:,} values imputed with contract defaults")
         )  # fmt: skip
     return results
@@ -186,7 +190,11 @@ def anomaly_checks(lake: Lake) -> list[CheckResult]:
             [ANOMALY_ALERT_DAYS],
         )
     except Exception as exc:  # no snapshot yet, or a snapshot built before the mart existed
-        return [CheckResult("anomaly", "anomalies", "anomalies", "warn", "skip", None, f"not available: {exc}")]
+        return [
+            CheckResult(
+                "anomaly", "anomalies", "anomalies", Severity.WARN, CheckStatus.SKIP, None, f"not available: {exc}"
+            )
+        ]
     results = []
     for day, cat_id, cat_name, direction, orders, exp_orders, revenue, exp_revenue, score in rows:
         detail = (
@@ -195,18 +203,22 @@ def anomaly_checks(lake: Lake) -> list[CheckResult]:
         )
         results.append(
             CheckResult(
-                "anomaly", f"anomaly_{cat_id}_{day}_{direction}", f"{cat_name} {day}", "warn", "warn", None, detail, day
+                "anomaly", f"anomaly_{cat_id}_{day}_{direction}", f"{cat_name} {day}", Severity.WARN,
+                CheckStatus.WARN, None, detail, day,
             )
-        )
+        )  # fmt: skip
     if not results:
-        results.append(CheckResult("anomaly", "anomalies", "anomalies", "warn", "pass", 0, "none in the newest week"))
+        none = "none in the newest week"
+        results.append(CheckResult("anomaly", "anomalies", "anomalies", Severity.WARN, CheckStatus.PASS, 0, none))
     return results
 
 
 def volume_checks(lake: Lake, as_of: dt.date | None) -> list[CheckResult]:
     out = []
-    for v in check_volume(lake.root, as_of=as_of):
-        out.append(CheckResult("volume", f"volume_{v.source}", v.source, "warn", v.status, v.rows, v.detail, v.day))
+    for v in check_volume(lake, as_of=as_of):
+        out.append(
+            CheckResult("volume", f"volume_{v.source}", v.source, Severity.WARN, v.status, v.rows, v.detail, v.day)
+        )
     return out
 
 
@@ -218,9 +230,9 @@ def alerts_for(results: list[CheckResult]) -> list[Alert]:
     """
     alerts = []
     for r in results:
-        if not r.is_problem or (r.check_type == "dbt_test" and r.severity == "warn"):
+        if not r.is_problem or (r.check_type == "dbt_test" and r.severity == Severity.WARN):
             continue
-        severity = "error" if r.is_error else "warn"
+        severity = Severity.ERROR if r.is_error else Severity.WARN
         key = f"{r.check_type}:{r.check_name}"
         if r.check_type == "volume":
             key += f":{r.check_date}"  # one alert per source and day
@@ -237,7 +249,7 @@ def alerts_for(results: list[CheckResult]) -> list[Alert]:
                 key=key, severity=severity, source=r.check_type,
                 title=f"{r.check_type.replace('_', ' ')} {r.status}: {r.target}",
                 detail=f"{r.detail}\n{hint}".strip(),
-                context={"check": r.check_name, "status": r.status, "severity": r.severity,
+                context={"check": r.check_name, "status": str(r.status), "severity": str(r.severity),
                          "failing_rows": r.failing_rows},
             )
         )  # fmt: skip
@@ -251,14 +263,15 @@ def run_quality(
     router: AlertRouter | None = None,
     publish: bool = True,
 ) -> QualityReport:
-    """Run all checks, append them to dq_results, raise alerts, publish the quality tables."""
+    """Run all checks, add them to dq_results, raise alerts; then publish the results tables (`publish`)."""
     lake = Lake(settings.lake_dir)
-    report = QualityReport(run_id=new_run_id(), checked_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    checked_at = dt.datetime.now(dt.timezone.utc)
+    report = QualityReport(run_id=new_run_id(checked_at), checked_at=checked_at.replace(tzinfo=None))
     report.results += dbt_checks(settings)
     report.results += volume_checks(lake, as_of)
     report.results += ledger_checks(lake)
     report.results += anomaly_checks(lake)
-    append_rows(lake, "dq_results", report.to_frame(), report.run_id)
+    write_results(lake, DQ_RESULTS, report.to_frame(), report.run_id)
     router = router or AlertRouter.from_settings(settings)
     report.alerts = router.emit(alerts_for(report.results))
     if publish:

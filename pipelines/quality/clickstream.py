@@ -23,13 +23,12 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from ..alerts import Alert, AlertRouter, Outcome, Severity
 from ..lake import Lake
-from .alerts import Alert, AlertRouter, Outcome
 
 TABLE = "clickstream_events"
 TIME_COLUMNS = ("event_time", "ingested_at")
@@ -154,7 +153,7 @@ def evaluate(events: pl.DataFrame, end: dt.datetime, params: ClickstreamParams) 
 
 
 def check_clickstream(
-    lake_dir: Path, *, now: dt.datetime | None = None, params: ClickstreamParams | None = None
+    lake: Lake, *, now: dt.datetime | None = None, params: ClickstreamParams | None = None
 ) -> list[ClickstreamFinding]:
     """Evaluate the newest window of the lake's clickstream."""
     params = params or ClickstreamParams()
@@ -163,13 +162,13 @@ def check_clickstream(
         now = now.replace(tzinfo=dt.timezone.utc)
     end = now - dt.timedelta(seconds=params.lateness_s)
     start = end - dt.timedelta(seconds=params.window_s * (params.baseline_windows + 1))
-    return evaluate(load_events(Lake(lake_dir), start, end, params.time_column), end, params)
+    return evaluate(load_events(lake, start, end, params.time_column), end, params)
 
 
 def drop_alert(finding: ClickstreamFinding, episode_start: dt.datetime) -> Alert:
     return Alert(
         key=f"clickstream:{finding.metric}:{episode_start:%Y-%m-%dT%H:%M:%S}",
-        severity="error" if finding.metric == "events" else "warn",
+        severity=Severity.ERROR if finding.metric == "events" else Severity.WARN,
         source="clickstream",
         title=f"clickstream {finding.metric} dropped to {finding.ratio:.0%} of baseline",
         detail=finding.describe()
@@ -183,15 +182,15 @@ def drop_alert(finding: ClickstreamFinding, episode_start: dt.datetime) -> Alert
 class ClickstreamMonitor:
     """Poll the lake; raise one alert per drop episode (a drop that persists is not re-raised)."""
 
-    def __init__(self, lake_dir: Path, router: AlertRouter, params: ClickstreamParams | None = None) -> None:
-        self.lake_dir = lake_dir
+    def __init__(self, lake: Lake, router: AlertRouter, params: ClickstreamParams | None = None) -> None:
+        self.lake = lake
         self.router = router
         self.params = params or ClickstreamParams()
         self.episodes: dict[str, dt.datetime | None] = {"events": None, "conversion": None}
 
     def poll(self, now: dt.datetime | None = None) -> list[Outcome]:
         alerts = []
-        for finding in check_clickstream(self.lake_dir, now=now, params=self.params):
+        for finding in check_clickstream(self.lake, now=now, params=self.params):
             if not finding.is_drop:
                 if finding.judged:  # a judged, healthy window ends the episode
                     self.episodes[finding.metric] = None

@@ -1,59 +1,34 @@
-"""Quality tables in the lake, copied into the warehouse so readers see them in the snapshot.
+"""Publication of the results tables to readers on the DuckDB target (a stop-gap until dbt models them).
 
-The lake is the record (`quality/<table>/*.parquet`, one atomic file per run; alerts in
-`alerts/alerts.jsonl`): it does not care
-which dbt target ran, survives a rebuilt warehouse, and a run never rewrites earlier files. On the
-DuckDB target, `publish_quality_tables` copies every quality table into the live warehouse and
-publishes a new snapshot, so the dashboard and reports read them like any mart and never the
-live file.
+The lake is the record (`results/<table>/<run_id>.parquet`, written by pipelines/results.py): it
+does not care which dbt target ran, survives a rebuilt warehouse, and a run never rewrites earlier
+files. `publish_quality_tables` copies them into the live warehouse and publishes a new snapshot,
+so the dashboard and reports read them like any mart and never the live file. Writing and
+publishing are separate steps: callers write, then publish.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
 from ..errors import ShopLakeError
-from ..lake import Lake, write_parquet_atomic
+from ..lake import Lake
+from ..results import ALERT_LOG, DQ_RESULTS, SALES_FORECAST, result_files
 from ..settings import Settings
 
-# Tables this package owns; each is `quality/<name>/*.parquet` in the lake and `main.<name>` in the warehouse.
-QUALITY_TABLES = ("dq_results", "sales_forecast")
-ALERT_LOG_TABLE = "alert_log"  # from the lake's alerts/alerts.jsonl
-LATEST = "latest"  # file name for tables that hold only the newest version (sales_forecast)
-
-
-def new_run_id() -> str:
-    """Sortable and unique: UTC time first, then a random suffix."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ-") + uuid.uuid4().hex[:6]
-
-
-def append_rows(lake: Lake, table: str, df: pl.DataFrame, run_id: str | None = None) -> Path | None:
-    """Add one run's rows as a new file (nothing is rewritten); empty frames write nothing."""
-    if df.is_empty():
-        return None
-    return write_parquet_atomic(df, lake.quality_file(table, run_id or new_run_id()))
-
-
-def replace_rows(lake: Lake, table: str, df: pl.DataFrame) -> Path:
-    """Replace a table that keeps only its newest version, atomically."""
-    return write_parquet_atomic(df, lake.quality_file(table, LATEST))
-
-
-def read_rows(lake: Lake, table: str) -> pl.DataFrame:
-    """All rows of a quality table (empty frame when nothing was written yet)."""
-    files = sorted(lake.quality_dir(table).glob("*.parquet"))
-    if not files:
-        return pl.DataFrame()
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+# table -> the select over its files (`files`) that becomes `main.<table>`
+_PUBLISH_SQL = {
+    DQ_RESULTS: "select * from read_parquet($files)",
+    # one file per forecast run; readers see the newest run only
+    SALES_FORECAST: "select * from read_parquet($files) qualify generated_at = max(generated_at) over ()",
+    ALERT_LOG: "select * from read_parquet($files)",
+}
 
 
 def publish_quality_tables(settings: Settings, *, target: str | None = None) -> Path | None:
-    """Copy the quality tables into the DuckDB warehouse and publish a snapshot (dev target only)."""
+    """Copy the results tables into the DuckDB warehouse and publish a snapshot (dev target only)."""
     if (target or settings.dbt_target) != "dev":
         return None
     from ..warehouse.serving import publish_snapshot, release_dbt_duckdb
@@ -67,23 +42,10 @@ def publish_quality_tables(settings: Settings, *, target: str | None = None) -> 
     except duckdb.IOException as exc:
         raise ShopLakeError(f"the warehouse is busy (another writer holds it): {exc}") from exc
     try:
-        for table in QUALITY_TABLES:
-            if any(lake.quality_dir(table).glob("*.parquet")):
-                con.execute(
-                    f"create or replace table main.{table} as "  # table names are constants above
-                    "select * from read_parquet(?, union_by_name = true)",
-                    [lake.quality_glob(table)],
-                )
-        if lake.alert_log.exists():
-            con.execute(
-                f"create or replace table main.{ALERT_LOG_TABLE} as select "
-                "cast(raised_at as timestamptz) as raised_at, alert_key, source, severity, title, detail, "
-                "cast(context as varchar) as context, delivery, delivery_attempts, delivery_error "
-                "from read_json(?, format = 'newline_delimited', columns = {raised_at: 'varchar', "
-                "alert_key: 'varchar', source: 'varchar', severity: 'varchar', title: 'varchar', detail: 'varchar', "
-                "context: 'json', delivery: 'varchar', delivery_attempts: 'bigint', delivery_error: 'varchar'})",
-                [str(lake.alert_log)],
-            )
+        for table, select in _PUBLISH_SQL.items():
+            files = [str(p) for p in result_files(lake, table)]
+            if files:  # table names are the constants above
+                con.execute(f"create or replace table main.{table} as {select}", {"files": files})
     finally:
         con.close()
     return publish_snapshot(lake)

@@ -13,11 +13,11 @@ import datetime as dt
 import math
 import statistics
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
 from ..lake import Lake
+from .status import CheckStatus
 
 # source -> SQL for (day, rows) over its raw Parquet; {glob} and {orders} are filled in.
 DAY_SQL = {
@@ -46,11 +46,11 @@ class VolumeResult:
     low: float | None
     high: float | None
     baseline_days: int
-    status: str  # pass | warn (outside the band) | skip (no data or not enough history)
+    status: CheckStatus  # PASS | WARN (outside the band) | SKIP (no data or not enough history)
 
     @property
     def detail(self) -> str:
-        if self.status == "skip":
+        if self.status == CheckStatus.SKIP:
             return f"not enough history ({self.baseline_days} same-weekday days)" if self.day else "no rows"
         return (
             f"{self.rows:,} rows on {self.day}, expected {self.expected:,.0f} (band {self.low:,.0f}-{self.high:,.0f})"
@@ -93,24 +93,23 @@ def daily_counts(lake: Lake, source: str) -> dict[dt.date, int]:
 
 
 def check_volume(
-    lake_dir: Path, *, as_of: dt.date | None = None, sources: tuple[str, ...] | None = None
+    lake: Lake, *, as_of: dt.date | None = None, sources: tuple[str, ...] | None = None
 ) -> list[VolumeResult]:
     """One result per source: is the latest day's (or `as_of`'s) row count inside its band?"""
-    lake = Lake(lake_dir)
     results = []
     for source in sources or tuple(DAY_SQL):
         counts = daily_counts(lake, source)
         if not counts:
             if (lake.raw_dir(source)).exists():
-                results.append(VolumeResult(source, as_of, 0, None, None, None, 0, "skip"))
+                results.append(VolumeResult(source, as_of, 0, None, None, None, 0, CheckStatus.SKIP))
             continue
         day = as_of or max(counts)
         rows = counts.get(day, 0)
         band = volume_band(counts, day)
         if band is None:
-            results.append(VolumeResult(source, day, rows, None, None, None, 0, "skip"))
+            results.append(VolumeResult(source, day, rows, None, None, None, 0, CheckStatus.SKIP))
             continue
         expected, low, high, n = band
-        status = "pass" if low <= rows <= high else "warn"
+        status = CheckStatus.PASS if low <= rows <= high else CheckStatus.WARN
         results.append(VolumeResult(source, day, rows, expected, low, high, n, status))
     return results

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ..console import number, render, table
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
+from ..status import Status
 from .dbt import PROJECT_DIR
 from .snowflake import connect, quote, resolve_target
 
@@ -28,12 +30,23 @@ SAMPLE_ROWS = 5
 KNOWN_GAPS: dict[str, str] = {}
 
 
+class ParityStatus(Status):
+    EQUAL = "equal"
+    DIFFERENT = "different"
+    MISSING = "missing"  # not built on one side
+    GAP = "gap"  # a documented fakesnow gap (KNOWN_GAPS): listed, not compared
+
+    @classmethod
+    def failed(cls) -> frozenset[ParityStatus]:
+        return frozenset({cls.DIFFERENT, cls.MISSING})
+
+
 @dataclass
 class MartComparison:
     model: str
     duckdb_rows: int | None = None
     snowflake_rows: int | None = None
-    status: str = "equal"  # equal | different | missing | gap
+    status: ParityStatus = ParityStatus.EQUAL
     details: list[str] = field(default_factory=list)
 
 
@@ -45,28 +58,29 @@ class ParityReport:
 
     @property
     def ok(self) -> bool:
-        return bool(self.marts) and all(m.status in ("equal", "gap") for m in self.marts)
+        return bool(self.marts) and not self.differences
 
     @property
     def differences(self) -> list[MartComparison]:
-        return [m for m in self.marts if m.status not in ("equal", "gap")]
+        return [m for m in self.marts if m.status.is_failed]
 
     def render(self) -> str:
-        lines = [
-            f"parity: DuckDB build vs Snowflake build ({self.target}); numbers rounded to {self.precision} "
-            "decimal places, rows compared in any order",
-            f"{'mart':<32} {'duckdb rows':>12} {'snowflake rows':>15}  result",
-        ]
+        rows = table(
+            "mart", "duckdb rows", "snowflake rows", "result", right=("duckdb rows", "snowflake rows")
+        )  # fmt: skip
+        notes = []
         for m in self.marts:
-            d = "-" if m.duckdb_rows is None else f"{m.duckdb_rows:,}"
-            s = "-" if m.snowflake_rows is None else f"{m.snowflake_rows:,}"
-            lines.append(f"{m.model:<32} {d:>12} {s:>15}  {m.status.upper()}")
-            lines.extend(f"    {line}" for line in m.details)
+            rows.add_row(m.model, number(m.duckdb_rows), number(m.snowflake_rows), m.status.upper())
+            notes.extend(f"{m.model}: {line}" for line in m.details)
         if not self.marts:
-            lines.append("(no marts found under transforms/models/marts)")
+            notes.append("(no marts found under transforms/models/marts)")
         n = len(self.differences)
-        lines.append("parity: OK" if self.ok else f"parity: {n} mart(s) differ")
-        return "\n".join(lines)
+        notes.append("parity: OK" if self.ok else f"parity: {n} mart(s) differ")
+        heading = (
+            f"parity: DuckDB build vs Snowflake build ({self.target}); numbers rounded to {self.precision} "
+            "decimal places, rows compared in any order"
+        )
+        return render(heading, rows, *notes)
 
 
 def mart_models() -> list[str]:
@@ -104,7 +118,7 @@ def compare_frames(model: str, duck: pl.DataFrame, snow: pl.DataFrame, precision
     if duck.columns != snow.columns:
         only_d = sorted(set(duck.columns) - set(snow.columns))
         only_s = sorted(set(snow.columns) - set(duck.columns))
-        result.status = "different"
+        result.status = ParityStatus.DIFFERENT
         result.details.append(f"columns differ: only in DuckDB {only_d}, only in Snowflake {only_s}")
         return result
     duck = duck.with_columns(_row_keys(duck))
@@ -114,10 +128,10 @@ def compare_frames(model: str, duck: pl.DataFrame, snow: pl.DataFrame, precision
     ).fill_null(0)
     diff = counts.filter(pl.col("n_duck") != pl.col("n_snow"))
     if result.duckdb_rows != result.snowflake_rows:
-        result.status = "different"
+        result.status = ParityStatus.DIFFERENT
         result.details.append(f"row counts differ: DuckDB {result.duckdb_rows:,}, Snowflake {result.snowflake_rows:,}")
     if diff.height:
-        result.status = "different"
+        result.status = ParityStatus.DIFFERENT
         only_d = diff.filter(pl.col("n_duck") > pl.col("n_snow"))
         only_s = diff.filter(pl.col("n_snow") > pl.col("n_duck"))
         result.details.append(
@@ -174,7 +188,8 @@ def compare_marts(settings: Settings, target: str = "prod", *, precision: int = 
         with open_snapshot(Lake(settings.lake_dir)) as duck_con:
             for model in mart_models():
                 if model in KNOWN_GAPS:
-                    report.marts.append(MartComparison(model=model, status="gap", details=[KNOWN_GAPS[model]]))
+                    gap = MartComparison(model=model, status=ParityStatus.GAP, details=[KNOWN_GAPS[model]])
+                    report.marts.append(gap)
                     continue
                 try:
                     duck = pl.from_arrow(duck_con.sql(f'select * from "{model}"').to_arrow_table())
@@ -186,7 +201,7 @@ def compare_marts(settings: Settings, target: str = "prod", *, precision: int = 
                     report.marts.append(
                         MartComparison(
                             model=model, duckdb_rows=None if duck is None else duck.height,
-                            snowflake_rows=None if snow is None else snow.height, status="missing",
+                            snowflake_rows=None if snow is None else snow.height, status=ParityStatus.MISSING,
                             details=[f"not built in {where}; run `shoplake transform` / `shoplake promote`"],
                         )
                     )  # fmt: skip

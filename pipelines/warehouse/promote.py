@@ -26,9 +26,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..batch.contract import load_contracts
+from ..console import number, render, table
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
+from ..status import Status
 from .snowflake import RAW_SCHEMA, Target, connect, quote, resolve_target
 
 STAGE = "SHOPLAKE_LAKE"  # internal stage in RAW, referenced unqualified after `use schema RAW`
@@ -63,6 +65,17 @@ class LakeFile:
     schema: pa.Schema
 
 
+class PromotionStatus(Status):
+    OK = "ok"
+    REFUSED = "refused"  # a schema problem found before loading: nothing of the table was loaded
+    FAILED = "failed"  # an error while loading: rolled back, nothing loaded
+    MISMATCH = "mismatch"  # loaded, but RAW's row count differs from the lake's
+
+    @classmethod
+    def failed(cls) -> frozenset[PromotionStatus]:
+        return frozenset({cls.REFUSED, cls.FAILED, cls.MISMATCH})
+
+
 @dataclass
 class TablePromotion:
     table: str
@@ -76,7 +89,7 @@ class TablePromotion:
     snowflake_rows: int | None = None
     created: bool = False
     added_columns: list[str] = field(default_factory=list)
-    status: str = "ok"  # ok | refused | failed | mismatch
+    status: PromotionStatus = PromotionStatus.OK
     message: str | None = None
 
 
@@ -90,43 +103,42 @@ class PromotionReport:
 
     @property
     def ok(self) -> bool:
-        return all(t.status == "ok" for t in self.tables) and self.dbt_success is not False
+        return not any(t.status.is_failed for t in self.tables) and self.dbt_success is not False
 
     def summary(self) -> str:
         """The rendered report (the Prefect `promote` flow logs this)."""
         return self.render()
 
     def render(self) -> str:
-        head = (
-            f"{'table':<22} {'lake files':>10} {'uploaded':>9} {'loaded':>7} {'skipped':>8} {'rows loaded':>12} "
-            f"{'lake rows':>10} {'snowflake':>10}  status"
-        )
-        lines = [f"promotion to {self.target}:", head]
+        rows = table(
+            "table", "lake files", "uploaded", "loaded", "skipped", "rows loaded", "lake rows", "snowflake", "status",
+            right=("lake files", "uploaded", "loaded", "skipped", "rows loaded", "lake rows", "snowflake"),
+        )  # fmt: skip
+        notes = []
         for t in self.tables:
-            sf_rows = "-" if t.snowflake_rows is None else f"{t.snowflake_rows:,}"
-            lines.append(
-                f"{t.table:<22} {t.lake_files:>10,} {t.uploaded:>9,} {t.loaded_files:>7,} {t.skipped_files:>8,} "
-                f"{t.loaded_rows:>12,} {t.lake_rows:>10,} {sf_rows:>10}  {t.status}"
-            )
+            rows.add_row(
+                t.table, number(t.lake_files), number(t.uploaded), number(t.loaded_files), number(t.skipped_files),
+                number(t.loaded_rows), number(t.lake_rows), number(t.snowflake_rows), str(t.status),
+            )  # fmt: skip
             if t.created:
-                lines.append(f"{'':<24}created RAW.{t.table.upper()}")
+                notes.append(f"{t.table}: created RAW.{t.table.upper()}")
             if t.added_columns:
-                lines.append(f"{'':<24}added nullable column(s): {', '.join(t.added_columns)}")
+                notes.append(f"{t.table}: added nullable column(s): {', '.join(t.added_columns)}")
             if t.message:
-                lines.append(f"{'':<24}{t.message}")
+                notes.append(f"{t.table}: {t.message}")
         if not self.tables:
-            lines.append("(no raw tables in the lake; run `shoplake ingest` first)")
+            notes.append("(no raw tables in the lake; run `shoplake ingest` first)")
         totals = (
             sum(t.loaded_files for t in self.tables), sum(t.loaded_rows for t in self.tables),
             sum(t.skipped_files for t in self.tables),
         )  # fmt: skip
-        lines.append(
+        notes.append(
             f"total: {totals[0]:,} files / {totals[1]:,} rows loaded, {totals[2]:,} files skipped "
             f"(already loaded) in {self.seconds:.1f}s"
         )
         if self.dbt_summary:
-            lines.append(self.dbt_summary)
-        return "\n".join(lines)
+            notes.append(self.dbt_summary)
+        return render(f"promotion to {self.target}:", rows, *notes)
 
 
 def _log(message: str, progress: bool) -> None:
@@ -385,14 +397,14 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
         result.created = True
     new, conflicts = plan_columns(table, existing, files)
     if conflicts:
-        result.status = "refused"
+        result.status = PromotionStatus.REFUSED
         result.message = f"refused, nothing loaded: {conflicts[0]}" + (
             f" (+{len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
         )
         _log(f"{table}: {result.message}", progress)
         return result
     if new and on_new_column == "refuse":
-        result.status = "refused"
+        result.status = PromotionStatus.REFUSED
         result.message = (
             f"refused, nothing loaded: lake files have column(s) {', '.join(new)} not in RAW.{table.upper()} "
             "(run without --refuse-new-columns to add them as nullable columns, or add them in Snowflake)"
@@ -442,7 +454,7 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
         _log(f"{table}: loaded {result.loaded_files} file(s), {result.loaded_rows:,} rows", progress)
     result.snowflake_rows = count_rows(cur, table)
     if result.snowflake_rows != result.lake_rows:
-        result.status = "mismatch"
+        result.status = PromotionStatus.MISMATCH
         result.message = (
             f"RAW.{table.upper()} holds {result.snowflake_rows:,} rows but the lake holds {result.lake_rows:,}"
         )
@@ -476,13 +488,15 @@ def promote(
             except (sf_errors.Error, ShopLakeError) as exc:
                 # load_table rolled back: nothing of this table was loaded; the other tables go on.
                 first_line = (str(getattr(exc, "msg", "") or exc).strip().splitlines() or ["?"])[0]
-                outcome = TablePromotion(table=table, status="failed", message=f"failed, nothing loaded: {first_line}")
+                outcome = TablePromotion(
+                    table=table, status=PromotionStatus.FAILED, message=f"failed, nothing loaded: {first_line}"
+                )
                 _log(f"{table}: {outcome.message}", progress)
             report.tables.append(outcome)
     finally:
         con.close()
     report.seconds = time.monotonic() - started
-    if build and report.tables and all(t.status == "ok" for t in report.tables):
+    if build and report.tables and not any(t.status.is_failed for t in report.tables):
         from .dbt import run_dbt_build
 
         dbt_result = run_dbt_build(settings, target=target, progress=progress, publish=False)

@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.alerts import read_alerts
+from pipelines.alerts import read_alert_log
 from pipelines.lake import Lake, write_parquet_atomic
 from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
@@ -80,7 +80,7 @@ def test_rejected_export_raises_an_alert_and_the_rest_lands(lake: Lake) -> None:
     result = ingest_batch()
     assert result["files_rejected"] == 1 and result["files_landed"] == 5
     assert set(_ledger_totals(lake)) == {"categories", "customers", "orders", "products", "order_items"}
-    (alert,) = read_alerts(lake.root)
+    (alert,) = read_alert_log(lake)
     assert alert["source"] == "ingest-batch" and "orders-2099-01.csv" in alert["detail"]
     assert "delimiter" in alert["detail"]
 
@@ -128,7 +128,7 @@ def test_transform_fails_naming_the_failing_test(lake: Lake) -> None:
     assert not lake.serving_pointer.exists(), "a failed build must not publish a snapshot"
     failed_rows = [row for row in _rows(_artifact("dbt-build")) if row["status"] == "fail"]
     assert [row["node"].startswith(BROKEN_TEST) for row in failed_rows] == [True]
-    alerts = read_alerts(lake.root)
+    alerts = read_alert_log(lake)
     assert len(alerts) == 1 and alerts[0]["source"] == "prefect/transform"
     assert BROKEN_TEST in alerts[0]["detail"]
 
@@ -140,13 +140,15 @@ def test_pipeline_runs_all_steps_and_alerts_on_failure(lake: Lake) -> None:
     assert result["ingest"]["files_landed"] == 5
     assert result["quality"]["summary"].startswith("OK")  # the quality part's checks ran after the build
     _, rows = run_query(lake.root, "select count(*) from dim_customers")
-    assert rows[0][0] > 0
-    assert read_alerts(lake.root) == []
+    _, [(dims, distinct)] = run_query(lake.root, "select count(*), count(distinct customer_id) from dim_customers")
+    raw = duckdb.sql(f"select count(distinct customer_id) from read_parquet('{lake.raw_glob('customers')}')")
+    assert dims == distinct >= raw.fetchall()[0][0] > 0  # every landed customer, once (plus inferred ones)
+    assert read_alert_log(lake) == []
 
     add_order_with_unknown_status(lake)
     state = pipeline(return_state=True)
     assert state.is_failed() and BROKEN_TEST in state.message
-    alerts = read_alerts(lake.root)
+    alerts = read_alert_log(lake)
     assert [a["source"] for a in alerts] == ["prefect/pipeline"]
     assert BROKEN_TEST in alerts[0]["detail"] and alerts[0]["context"]["state"] == "FAILED"
     # readers still see the last good build
@@ -166,16 +168,17 @@ def test_promote_fails_naming_the_table_that_did_not_load(tmp_path, monkeypatch)
     (lake.raw_dir("products") / "products-ba9876543210.parquet").write_bytes(b"not parquet at all")
     monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(lake.root))
     monkeypatch.setenv("SHOPLAKE_FLOW_RETRY_DELAY_SECONDS", "0")
-    snowsim.start(lake)
+    settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake.root)})
+    snowsim.start(settings)
     try:
         state = promote(target="snowsim", return_state=True)
     finally:
-        snowsim.stop(lake)
+        snowsim.stop(settings)
     assert state.is_failed()
     assert "promotion to snowsim failed: products failed" in state.message
     assert "products-ba9876543210.parquet is not readable Parquet" in state.message
     assert "categories" not in state.message  # the table that loaded is not blamed
-    (alert,) = read_alerts(lake.root)
+    (alert,) = read_alert_log(lake)
     assert alert["source"] == "prefect/promote" and "products failed" in alert["detail"]
     assert _task_run_counts(state.state_details.flow_run_id) == [1]  # a finished report is not retried
 
@@ -186,7 +189,7 @@ def test_deployments_follow_settings(tmp_path) -> None:
     env = {"SHOPLAKE_LAKE_DIR": str(tmp_path), "SHOPLAKE_INGEST_CRON": "*/15 * * * *"}
     plan = build_deployments(Settings.from_env(env))
     by_name = {d.name: d for d in plan.deployments}
-    clickstream = {"clickstream-bounded", "clickstream-continuous"}  # the stream writer is installed
+    clickstream = {"clickstream-bounded", "clickstream-continuous"}
     assert set(by_name) == {"ingest-batch", "transform", "pipeline", "quality", *clickstream}
     assert by_name["ingest-batch"].schedules[0].schedule.cron == "*/15 * * * *"
     assert by_name["pipeline"].schedules == []  # on demand unless SHOPLAKE_PIPELINE_CRON is set
@@ -201,8 +204,12 @@ def test_deployments_follow_settings(tmp_path) -> None:
         "pipelines.flows.quality.quality",
     }
     assert by_name["quality"].triggers[0].match_related.root["prefect.resource.name"] == "transform"
-    # parts from other branches are reported, not faked
+    # promote needs SHOPLAKE_PROMOTE_TARGET: reported as not registered, not faked
     assert sorted(s.split(":")[0] for s in plan.skipped) == ["promote"]
+    promoting = build_deployments(Settings.from_env({**env, "SHOPLAKE_PROMOTE_TARGET": "snowsim"}))
+    assert promoting.skipped == [] and "promote" in promoting.names
+    promote_deployment = next(d for d in promoting.deployments if d.name == "promote")
+    assert promote_deployment.parameters == {"target": "snowsim"}
 
     off = build_deployments(
         Settings.from_env({**env, "SHOPLAKE_INGEST_CRON": "off", "SHOPLAKE_PIPELINE_CRON": "0 4 * * *"})

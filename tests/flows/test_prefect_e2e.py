@@ -22,7 +22,7 @@ import duckdb
 import httpx
 import pytest
 
-from pipelines.alerts import read_alerts
+from pipelines.alerts import read_alert_log
 from pipelines.flows.server import wait_for_server
 from pipelines.lake import Lake
 from pipelines.settings import REPO_ROOT
@@ -158,7 +158,7 @@ def test_pipeline_deployment_builds_the_warehouse(stack: Stack) -> None:
     assert rows[0][0] == raw_orders > 0
     assert len(list(stack.lake.ledger_root.glob("*/*.json"))) == 5
     stack.wait_for_log_line(run["id"], "dbt success", "fct_orders")  # one line per dbt node reaches Prefect
-    assert read_alerts(stack.lake.root) == []
+    assert read_alert_log(stack.lake) == []
 
 
 def test_ui_lists_the_deployments(stack: Stack) -> None:
@@ -191,7 +191,7 @@ def test_failing_dbt_test_fails_the_run_names_the_node_and_alerts(stack: Stack) 
     assert run["state_type"] == "FAILED"
     assert BROKEN_TEST in run["state"]["message"]
     assert "dbt fail" in stack.wait_for_log_line(run["id"], BROKEN_TEST)
-    alerts = [a for a in read_alerts(stack.lake.root) if a["context"].get("flow_run_id") == run["id"]]
+    alerts = [a for a in read_alert_log(stack.lake) if a["context"].get("flow_run_id") == run["id"]]
     assert len(alerts) == 1 and alerts[0]["source"] == "prefect/pipeline"
     assert BROKEN_TEST in alerts[0]["detail"]
     assert stack.lake.serving_pointer.read_text() == pointer_before, "readers keep the last good build"

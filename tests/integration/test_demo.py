@@ -25,9 +25,11 @@ def test_demo_runs_end_to_end_and_is_safe_twice(settings, capsys: pytest.Capture
     assert "wrote 3,000 events" in first  # through the local broker and the exactly-once writer
 
     n_orders = _count("select count(*) as n from fct_orders", capsys)
-    assert n_orders > 0
-    assert _count("select count(*) as n from fct_sessions", capsys) > 0
-    assert _count("select count(*) as n from sales_forecast", capsys) > 0
+    assert n_orders == _count("select count(distinct order_id) as n from stg_shop__orders", capsys) > 0
+    sessions = _count("select count(distinct session_id) as n from stg_clickstream__events", capsys)
+    assert _count("select count(*) as n from fct_sessions", capsys) == sessions > 0
+    categories = _count("select count(distinct category_id) as n from product_category_sales", capsys)
+    assert _count("select count(*) as n from sales_forecast", capsys) == 14 * categories > 0
 
     # Twice: exports are not landed again; new simulated clicks are new events, each landed once.
     assert main(["demo", "--click-events", "2000"]) == 0

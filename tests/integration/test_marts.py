@@ -8,6 +8,7 @@ import polars as pl
 
 from pipelines.generate.batch import Dataset
 from pipelines.warehouse.query import run_query
+from pipelines.warehouse.serving import current_snapshot_id
 
 REVENUE_STATUSES = ["completed", "shipped"]
 
@@ -109,6 +110,9 @@ def test_sql_reads_a_snapshot_not_the_live_warehouse(built_lake) -> None:
     con = duckdb.connect(str(built_lake.lake.warehouse_path))
     try:
         _, [(n,)] = run_query(built_lake.lake.root, "select count(*) from dim_products where list_price > ?", [0])
-        assert n > 0
+        snapshot = built_lake.lake.snapshot_path(current_snapshot_id(built_lake.lake))
+        with duckdb.connect(str(snapshot), read_only=True) as direct:
+            (expected,) = direct.execute("select count(*) from dim_products where list_price > 0").fetchone()
+        assert n == expected > 0
     finally:
         con.close()

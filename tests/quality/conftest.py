@@ -5,10 +5,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sys
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -52,40 +48,3 @@ def lake_copy(quality_lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 @pytest.fixture
 def empty_lake(tmp_path: Path) -> Lake:
     return Lake(tmp_path / "lake").ensure()
-
-
-@dataclass
-class Receiver:
-    """A Slack-like webhook on loopback that records what it was sent."""
-
-    url: str
-    bodies: list[bytes] = field(default_factory=list)
-    fail_first: int = 0  # answer HTTP 500 to this many requests first
-
-
-@pytest.fixture
-def webhook_receiver() -> Iterator[Receiver]:
-    receiver = Receiver(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            receiver.bodies.append(body)
-            status = 500 if len(receiver.bodies) <= receiver.fail_first else 200
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(b"ok" if status == 200 else b"error")
-
-        def log_message(self, *args) -> None:  # keep pytest output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/shoplake"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()

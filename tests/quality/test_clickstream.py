@@ -8,9 +8,8 @@ import shutil
 import polars as pl
 import pytest
 
-from pipelines.alerts import read_alerts
+from pipelines.alerts import AlertRouter, read_alert_log
 from pipelines.lake import Lake, write_parquet_atomic
-from pipelines.quality.alerts import AlertRouter
 from pipelines.quality.clickstream import ClickstreamMonitor, ClickstreamParams, check_clickstream
 
 NOW = dt.datetime(2026, 11, 26, 0, 0, 30, tzinfo=dt.timezone.utc)  # windows straddle midnight
@@ -52,7 +51,7 @@ def _by_metric(findings):
 
 def test_steady_traffic_is_quiet(empty_lake: Lake) -> None:
     _land(empty_lake, _events(12))
-    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    findings = _by_metric(check_clickstream(empty_lake, now=NOW))
     assert findings["events"].judged and not findings["events"].is_drop
     assert findings["conversion"].judged and not findings["conversion"].is_drop
     assert findings["events"].value == sum(MIX.values())
@@ -60,14 +59,14 @@ def test_steady_traffic_is_quiet(empty_lake: Lake) -> None:
 
 def test_event_drop_fires(empty_lake: Lake) -> None:
     _land(empty_lake, _events(12, last_minute_factor=0.1))
-    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    findings = _by_metric(check_clickstream(empty_lake, now=NOW))
     assert findings["events"].is_drop
     assert findings["events"].ratio < 0.2
 
 
 def test_conversion_drop_fires_without_event_drop(empty_lake: Lake) -> None:
     _land(empty_lake, _events(12, purchases_last=False))
-    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    findings = _by_metric(check_clickstream(empty_lake, now=NOW))
     assert findings["conversion"].is_drop and not findings["events"].is_drop
 
 
@@ -75,23 +74,23 @@ def test_quiet_baseline_is_not_judged(empty_lake: Lake) -> None:
     """A trickle of events (a night, a test site) cannot show an outage: no alert."""
     events = _events(12, last_minute_factor=0.0).sample(fraction=0.1, seed=1)
     _land(empty_lake, events)
-    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    findings = _by_metric(check_clickstream(empty_lake, now=NOW))
     assert not findings["events"].judged and not findings["events"].is_drop
 
 
 def test_no_clickstream_yet_is_quiet(empty_lake: Lake) -> None:
-    findings = check_clickstream(empty_lake.root, now=NOW)
+    findings = check_clickstream(empty_lake, now=NOW)
     assert not any(f.is_drop for f in findings)
 
 
 def test_monitor_raises_one_alert_per_drop_episode(empty_lake: Lake) -> None:
     _land(empty_lake, _events(12, last_minute_factor=0.1))
-    monitor = ClickstreamMonitor(empty_lake.root, AlertRouter(empty_lake), ClickstreamParams())
+    monitor = ClickstreamMonitor(empty_lake, AlertRouter(empty_lake), ClickstreamParams())
     first = monitor.poll(now=NOW)
     assert [o.alert.source for o in first] == ["clickstream"] and first[0].alert.severity == "error"
     assert "dropped to" in first[0].alert.title
     assert monitor.poll(now=NOW + dt.timedelta(seconds=2)) == []  # the same drop, still going
-    assert len(read_alerts(empty_lake.root)) == 1
+    assert len(read_alert_log(empty_lake)) == 1
 
 
 def test_arrival_windows_ignore_late_event_times(empty_lake: Lake) -> None:
@@ -103,11 +102,11 @@ def test_arrival_windows_ignore_late_event_times(empty_lake: Lake) -> None:
     arrival = NOW - dt.timedelta(seconds=130) + (pl.col("event_time") - pl.col("event_time").min()) / 6
     landed = steady.with_columns(arrival.alias("ingested_at"), (pl.col("event_time") - dt.timedelta(minutes=5)))
     _land(empty_lake, landed)
-    quiet = _by_metric(check_clickstream(empty_lake.root, now=NOW, params=params))
+    quiet = _by_metric(check_clickstream(empty_lake, now=NOW, params=params))
     assert quiet["events"].judged and not quiet["events"].is_drop
     assert quiet["events"].value == pytest.approx(sum(MIX.values()), abs=2)
     assert not quiet["conversion"].is_drop
-    by_event_time = _by_metric(check_clickstream(empty_lake.root, now=NOW, params=ClickstreamParams(window_s=10.0)))
+    by_event_time = _by_metric(check_clickstream(empty_lake, now=NOW, params=ClickstreamParams(window_s=10.0)))
     assert by_event_time["events"].value == 0  # nothing happened in the last 10 s of event time
 
     thinned = landed.filter(
@@ -115,7 +114,7 @@ def test_arrival_windows_ignore_late_event_times(empty_lake: Lake) -> None:
     )
     shutil.rmtree(empty_lake.raw_dir("clickstream_events"))
     _land(empty_lake, thinned)
-    dropped = _by_metric(check_clickstream(empty_lake.root, now=NOW, params=params))
+    dropped = _by_metric(check_clickstream(empty_lake, now=NOW, params=params))
     assert dropped["events"].is_drop and dropped["events"].ratio < 0.2
 
 
@@ -149,7 +148,7 @@ def test_a_compaction_between_listing_and_reading_is_retried(empty_lake: Lake, m
         return real_connect(*args, **kwargs)
 
     monkeypatch.setattr(clickstream.duckdb, "connect", connect_after_compaction)
-    findings = _by_metric(check_clickstream(empty_lake.root, now=NOW))
+    findings = _by_metric(check_clickstream(empty_lake, now=NOW))
     assert sum(compactions) > 0 and sum(len(stream_files(d)) for d in day_dirs) < small_files
     assert findings["events"].judged and not findings["events"].is_drop
     assert findings["events"].value == sum(MIX.values())

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import polars as pl
 
 from pipelines.cli import main
 from pipelines.lake import Lake, write_parquet_atomic
 from pipelines.quality.checks import run_quality
-from pipelines.quality.store import read_rows
 from pipelines.quality.volume import check_volume
+from pipelines.results import DQ_RESULTS, read_results
 from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
 
@@ -42,6 +43,12 @@ def test_clean_lake_passes_and_records_every_check(lake_copy: Settings) -> None:
     assert stored[0][0] == amounts.failing_rows
 
 
+def report_run_id(text: str) -> str:
+    match = re.search(r"ShopLake data quality — run (\S+)", text)
+    assert match, text
+    return match.group(1)
+
+
 def test_stale_source_is_an_error_and_exits_nonzero(lake_copy: Settings, webhook_receiver, monkeypatch, capsys) -> None:
     lake = Lake(lake_copy.lake_dir)
     stale = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(days=3)
@@ -52,7 +59,9 @@ def test_stale_source_is_an_error_and_exits_nonzero(lake_copy: Settings, webhook
 
     assert main(["quality"]) == 1
     out = capsys.readouterr().out
-    assert "ERROR source shop.categories" in out and "FAILED: 1 error-severity check(s) failed" in out
+    row = r"^ *ERROR +source freshness +source shop\.categories +newest row loaded 7\d\.\d h ago$"
+    assert re.search(row, out, re.M), out
+    assert "result: FAILED: 1 error-severity check(s) failed" in out
     texts = [json.loads(b)["text"] for b in webhook_receiver.bodies]
     assert texts == [":rotating_light: [ERROR] freshness error: source shop.categories"]
     _, logged = run_query(lake_copy.lake_dir, "select alert_key, severity, delivery from alert_log")
@@ -60,9 +69,12 @@ def test_stale_source_is_an_error_and_exits_nonzero(lake_copy: Settings, webhook
 
     # A second run records itself again but does not re-raise the same condition.
     again = run_quality(Settings.from_env())
-    assert not again.success and [o.status for o in again.alerts] == ["suppressed"]
+    assert not again.success and [o.delivery for o in again.alerts] == ["suppressed"]
     assert len(webhook_receiver.bodies) == 1
-    assert read_rows(lake, "dq_results")["run_id"].n_unique() == 2
+    assert read_results(lake, DQ_RESULTS)["run_id"].n_unique() == 2
+    assert sorted(p.stem for p in lake.results_dir(DQ_RESULTS).glob("*.parquet")) == sorted(
+        ["_empty", report_run_id(out), again.run_id]
+    )
 
 
 def test_short_daily_load_fires_volume_alert(lake_copy: Settings) -> None:
@@ -72,7 +84,7 @@ def test_short_daily_load_fires_volume_alert(lake_copy: Settings) -> None:
     last_day = orders["order_date"].max()
     keep = orders.filter((pl.col("order_date") != last_day) | (pl.int_range(pl.len()) % 10 == 0))
     write_parquet_atomic(keep, path)
-    results = {r.source: r for r in check_volume(lake.root)}
+    results = {r.source: r for r in check_volume(lake)}
     assert results["orders"].status == "warn" and results["orders"].day == last_day
     assert results["order_items"].status == "warn"
 

@@ -40,20 +40,20 @@ def test_band_follows_the_weekday() -> None:
 
 def test_ordinary_day_is_inside_the_band(empty_lake: Lake) -> None:
     _land_orders(empty_lake, _counts())
-    (result,) = check_volume(empty_lake.root, sources=("orders",))
+    (result,) = check_volume(empty_lake, sources=("orders",))
     assert (result.source, result.day, result.status) == ("orders", TODAY, "pass")
 
 
 def test_short_load_fires(empty_lake: Lake) -> None:
     _land_orders(empty_lake, _counts(today_rows=60))
-    (result,) = check_volume(empty_lake.root, sources=("orders",))
+    (result,) = check_volume(empty_lake, sources=("orders",))
     assert result.status == "warn" and result.rows == 60 and result.low > 60
     assert "60 rows on 2026-10-31" in result.detail
 
 
 def test_doubled_load_fires(empty_lake: Lake) -> None:
     _land_orders(empty_lake, _counts(today_rows=480))
-    (result,) = check_volume(empty_lake.root, sources=("orders",))
+    (result,) = check_volume(empty_lake, sources=("orders",))
     assert result.status == "warn" and result.high < 480
 
 
@@ -61,17 +61,17 @@ def test_missing_day_fires_when_asked_for(empty_lake: Lake) -> None:
     counts = _counts()
     del counts[TODAY]
     _land_orders(empty_lake, counts)
-    (result,) = check_volume(empty_lake.root, as_of=TODAY, sources=("orders",))
+    (result,) = check_volume(empty_lake, as_of=TODAY, sources=("orders",))
     assert result.status == "warn" and result.rows == 0
 
 
 def test_too_little_history_is_skipped(empty_lake: Lake) -> None:
     _land_orders(empty_lake, _counts(weeks=2))
-    (result,) = check_volume(empty_lake.root, sources=("orders",))
+    (result,) = check_volume(empty_lake, sources=("orders",))
     assert result.status == "skip"
 
 
 def test_generated_lake_is_quiet(quality_lake: Path) -> None:
-    results = check_volume(quality_lake)
+    results = check_volume(Lake(quality_lake))
     assert {r.source for r in results} >= {"orders", "order_items"}
     assert all(r.status in ("pass", "skip") for r in results), [r.detail for r in results]

@@ -19,8 +19,9 @@ from ..helpers import PromotedLake, copy_lake, settings_for
 def fresh_snowsim(promoted_lake: PromotedLake, tmp_path: Path) -> Iterator[tuple[Lake, Settings]]:
     """A new lake holding a copy of the raw Parquet, with its own empty fakesnow server."""
     lake = copy_lake(promoted_lake.lake, tmp_path / "lake", snapshot=False)
-    snowsim.start(lake)
+    settings = settings_for(lake.root)
+    snowsim.start(settings)
     try:
-        yield lake, settings_for(lake.root)
+        yield lake, settings
     finally:
-        snowsim.stop(lake)
+        snowsim.stop(settings)

@@ -14,10 +14,10 @@ import duckdb
 import pytest
 
 from pipelines.lake import CLICKSTREAM_TABLE, Lake
-from pipelines.settings import REPO_ROOT
+from pipelines.settings import REPO_ROOT, Settings
 from pipelines.stream.broker import ensure_topic, start_broker, stop_broker
+from pipelines.stream.config import WriterConfig
 from pipelines.stream.simulator import Catalog, SimulationResult, kafka_sender, simulate_clicks
-from pipelines.stream.writer import WriterConfig
 
 PARTITIONS = 3
 
@@ -25,10 +25,10 @@ PARTITIONS = 3
 @pytest.fixture(scope="session")
 def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Tansu broker on a free loopback port for the whole session."""
-    lake = Lake(tmp_path_factory.mktemp("broker") / "lake")
-    state, _ = start_broker(lake)
-    yield state.bootstrap
-    stop_broker(lake)
+    settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(tmp_path_factory.mktemp("broker") / "lake")})
+    state, _ = start_broker(settings)
+    yield state.address
+    stop_broker(settings)
 
 
 @dataclass

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.lake import Lake, StreamFileId, write_json_atomic
-from pipelines.stream.broker import read_state, running_broker, start_broker, stop_broker
+from pipelines.lake import Lake, StreamFileId
+from pipelines.settings import Settings
+from pipelines.stream.broker import incarnation, running_broker, start_broker, stop_broker
 from pipelines.stream.contract import EVENT_TYPES, json_schema, parse_messages
 from pipelines.stream.simulator import Catalog, DropWindow, SessionGenerator, encode, simulate_clicks
 
@@ -111,28 +110,16 @@ def test_inject_drop_lowers_traffic_inside_the_window() -> None:
     assert inside < normal / 2
 
 
-def test_broker_start_is_idempotent_and_stop_spares_foreign_processes(tmp_path: Path) -> None:
-    lake = Lake(tmp_path / "lake")
-    first, started = start_broker(lake)
+def test_local_broker_start_is_idempotent_and_names_its_incarnation(tmp_path: Path) -> None:
+    settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(tmp_path / "lake")})
+    first, started = start_broker(settings)
     try:
-        again, started_again = start_broker(lake)
+        again, started_again = start_broker(settings)
         assert started and not started_again and again.pid == first.pid
+        assert incarnation(again) == incarnation(first) == f"{int(first.started_at * 1000):x}"
     finally:
-        assert stop_broker(lake) is not None
-    assert running_broker(lake) is None and stop_broker(lake) is None
-    # A state file naming someone else's process must never get it killed.
-    other = subprocess.Popen(["sleep", "30"])
-    try:
-        write_json_atomic(
-            lake.broker_state_file,
-            {"pid": other.pid, "port": 1, "binary": "/bin/sleep", "started_at": time.time()},
-        )
-        assert read_state(lake) is not None
-        assert stop_broker(lake) is None
-        assert other.poll() is None
-    finally:
-        other.kill()
-        other.wait()
+        assert stop_broker(settings) == first
+    assert running_broker(Lake(settings.lake_dir)) is None and stop_broker(settings) is None
 
 
 def test_stream_file_identity_round_trips() -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from pipelines.lake import Lake
 from pipelines.settings import Settings
+from pipelines.stream.segment import land_messages
 from pipelines.stream.simulator import Catalog, SessionGenerator, encode
-from pipelines.stream.writer import land_messages
 from pipelines.warehouse.dbt import invoke_dbt
 
 SELECT = "stg_clickstream__events+"

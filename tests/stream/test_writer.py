@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
 import re
@@ -10,10 +11,15 @@ import threading
 import time
 
 import duckdb
+import pyarrow as pa
 
 from pipelines.lake import CLICKSTREAM_TABLE
+from pipelines.settings import Settings
+from pipelines.stream.checkpoint import read_checkpoint
 from pipelines.stream.compaction import stream_files
-from pipelines.stream.writer import read_checkpoint, run_stream
+from pipelines.stream.config import StopReason
+from pipelines.stream.wiring import run_clickstream
+from pipelines.stream.writer import run_stream
 
 from .conftest import StreamCase
 
@@ -58,18 +64,19 @@ def test_behind_a_backlog_files_grow_across_micro_batches(case: StreamCase) -> N
     assert case.counts() == (60_000, 60_000)
 
 
-def test_flow_runner_takes_its_writer_config_from_settings(case: StreamCase, monkeypatch) -> None:
-    """`ingest_clickstream`'s plain function: broker, topic and flush bounds come from the environment."""
-    from pipelines.flows.ingest import run_clickstream
-
+def test_wiring_takes_broker_topic_and_bounds_from_settings(case: StreamCase) -> None:
+    """The one wiring the CLI, the flow and the demo share: broker, topic and flush bounds from settings."""
     produced = case.produce(events=3_000)
-    for name, value in case.env(SHOPLAKE_STREAM_FLUSH_EVENTS="1000", SHOPLAKE_STREAM_COMPACT_FILES="0").items():
-        if name.startswith(("SHOPLAKE_", "KAFKA_")):
-            monkeypatch.setenv(name, value)
-    result = run_clickstream("until-caught-up")
-    assert result is not None and result["events"] == produced.events == 3_000 and result["dead_letters"] == 0
-    flushes = int(re.search(r"in (\d+) flushes", result["summary"]).group(1))
-    assert flushes >= 3  # SHOPLAKE_STREAM_FLUSH_EVENTS=1000 bounds each micro-batch
+    env = case.env(SHOPLAKE_STREAM_FLUSH_EVENTS="1000", SHOPLAKE_STREAM_COMPACT_FILES="0")
+    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith(("SHOPLAKE_", "KAFKA_"))})
+    gc_before, pool_before = gc.get_threshold(), pa.default_memory_pool().backend_name
+    stats = run_clickstream(settings, "until-caught-up")
+    # In-process callers (the flow, the demo) keep their process as it was: only `shoplake stream` tunes it.
+    assert (gc.get_threshold(), pa.default_memory_pool().backend_name) == (gc_before, pool_before)
+    assert (stats.events, stats.dead_letters, stats.stopped_by) == (produced.events, 0, StopReason.CAUGHT_UP)
+    assert produced.events == 3_000
+    assert stats.flushes >= 3  # SHOPLAKE_STREAM_FLUSH_EVENTS=1000 bounds each micro-batch
+    assert re.search(rf"in {stats.flushes} flushes", stats.summary())
     assert case.counts() == (3_000, 3_000)
 
 

@@ -22,8 +22,8 @@ import polars as pl
 
 from ..errors import ShopLakeError
 from ..lake import Lake
+from ..results import SALES_FORECAST, new_run_id, write_results
 from ..settings import Settings
-from .store import publish_quality_tables, replace_rows
 
 SEASON = 7
 HISTORY_DAYS = 365  # a year is plenty for a weekly model and keeps fitting fast
@@ -42,6 +42,7 @@ MODEL_NAME = "AutoETS(season_length=7) on ln(1+revenue)"
 
 @dataclass
 class ForecastResult:
+    run_id: str
     rows: int
     categories: int
     origin: dt.date
@@ -116,20 +117,27 @@ def forecast_revenue(daily: pl.DataFrame, *, horizon: int = 14, history_days: in
 
 
 def write_sales_forecast(settings: Settings, *, horizon: int = 14) -> ForecastResult:
-    """Forecast from the published snapshot, store `sales_forecast` in the lake, publish it."""
+    """Forecast from the published snapshot and add it to `results/sales_forecast/`.
+
+    Writing only: making it visible to readers is the warehouse's job (`publish_quality_tables`
+    today, dbt's `sales_forecast` model later), called by the entry points after this.
+    """
     if horizon < 1:
         raise ShopLakeError(f"--horizon must be at least 1, got {horizon}")
     lake = Lake(settings.lake_dir)
     daily = load_daily_revenue(lake)
     origin = daily["sales_date"].max()
+    generated_at = dt.datetime.now(dt.timezone.utc)
     fc = forecast_revenue(daily, horizon=horizon).with_columns(
         pl.lit(origin).alias("origin_date"),
         pl.lit(MODEL_NAME).alias("model"),
-        pl.lit(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)).alias("generated_at"),
+        pl.lit(generated_at.replace(tzinfo=None)).alias("generated_at"),
     )
-    replace_rows(lake, "sales_forecast", fc)
-    publish_quality_tables(settings)
-    return ForecastResult(rows=fc.height, categories=fc["category_id"].n_unique(), origin=origin, horizon=horizon)
+    run_id = new_run_id(generated_at)
+    write_results(lake, SALES_FORECAST, fc, run_id)
+    return ForecastResult(
+        run_id=run_id, rows=fc.height, categories=fc["category_id"].n_unique(), origin=origin, horizon=horizon
+    )
 
 
 def backtest(

@@ -7,7 +7,10 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from pipelines.quality.forecast import LEVELS, backtest, bound_column, forecast_revenue, write_sales_forecast
+from pipelines.analytics.forecast import LEVELS, backtest, bound_column, forecast_revenue, write_sales_forecast
+from pipelines.lake import Lake
+from pipelines.quality.store import publish_quality_tables
+from pipelines.results import SALES_FORECAST, SCHEMAS, read_results
 from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
 
@@ -48,12 +51,23 @@ def test_backtest_beats_seasonal_naive_on_noisy_weekly_series() -> None:
     assert 0.5 < stats["coverage"] <= 1.0
 
 
-def test_sales_forecast_is_published_for_readers(lake_copy: Settings) -> None:
-    result = write_sales_forecast(lake_copy, horizon=14)
-    assert result.horizon == 14 and result.categories == 12
-    _, rows = run_query(
-        lake_copy.lake_dir,
-        "select count(*), count(distinct category_id), min(forecast_date) - max(origin_date), "
-        "bool_and(revenue_lower <= revenue_forecast and revenue_forecast <= revenue_upper) from sales_forecast",
+def test_each_forecast_run_adds_a_results_file_and_readers_see_the_newest(built_copy: Settings) -> None:
+    first = write_sales_forecast(built_copy, horizon=14)
+    second = write_sales_forecast(built_copy, horizon=7)
+    lake = Lake(built_copy.lake_dir)
+    assert sorted(p.stem for p in lake.results_dir(SALES_FORECAST).glob("*.parquet")) == sorted(
+        ["_empty", first.run_id, second.run_id]
     )
-    assert rows[0] == (14 * 12, 12, 1, True)
+    stored = read_results(lake, SALES_FORECAST)
+    assert stored.schema == pl.Schema(SCHEMAS[SALES_FORECAST])
+    assert stored.height == first.rows + second.rows == (14 + 7) * first.categories
+    assert first.categories == second.categories == 12 and first.horizon == 14
+
+    publish_quality_tables(built_copy)  # the warehouse's copy for readers: the newest run only
+    _, rows = run_query(
+        built_copy.lake_dir,
+        "select count(*), count(distinct category_id), count(distinct generated_at), min(forecast_date) - "
+        "max(origin_date), bool_and(revenue_lower <= revenue_forecast and revenue_forecast <= revenue_upper) "
+        "from sales_forecast",
+    )
+    assert rows[0] == (7 * 12, 12, 1, 1, True)

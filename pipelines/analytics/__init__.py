@@ -1,0 +1,1 @@
+"""Analytics products computed in Python from the published marts (the sales forecast)."""
