@@ -8,9 +8,9 @@ from prefect import flow, get_run_logger, task
 
 from ..alerts import raise_alert
 from ..errors import ShopLakeError
-from ..lake import Lake
 from ..settings import get_settings
-from .common import alert_on_failure, exclusive, network_retries
+from ..warehouse.dbt import warehouse_lock
+from .common import alert_on_failure, network_retries
 from .optional import load_step, not_configured
 
 
@@ -28,7 +28,7 @@ def quality_step() -> dict[str, Any] | None:
         return None
     settings = get_settings()
     # dbt test stores failing rows and the quality tables are published: the warehouse's one writer.
-    with exclusive(Lake(settings.lake_dir).warehouse_lock_file):
+    with warehouse_lock(settings, command="prefect quality flow"):
         result = run_quality(settings)
     summary = result.summary()
     logger.info(summary)

@@ -52,7 +52,7 @@ def test_sales_forecast_is_published_for_readers(lake_copy: Settings) -> None:
     result = write_sales_forecast(lake_copy, horizon=14)
     assert result.horizon == 14 and result.categories == 12
     _, rows = run_query(
-        lake_copy.lake_dir,
+        lake_copy,
         "select count(*), count(distinct category_id), min(forecast_date) - max(origin_date), "
         "bool_and(revenue_lower <= revenue_forecast and revenue_forecast <= revenue_upper) from sales_forecast",
     )
