@@ -17,6 +17,7 @@ import gc
 import shutil
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,8 +48,13 @@ def release_dbt_duckdb() -> None:
         from dbt.adapters.duckdb import DuckDBConnectionManager
     except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
         return
+    try:
+        env = weakref.ref(DuckDBConnectionManager.env())
+    except Exception:  # env() raises when no environment was created: nothing is open
+        return
     DuckDBConnectionManager.close_all_connections()
-    gc.collect()  # collect now (not at some later allocation), so the file lock is gone when we return
+    if env() is not None:  # still referenced from a cycle (e.g. a failed node's traceback): collect it now
+        gc.collect()
 
 
 def new_snapshot_id(now: dt.datetime | None = None) -> str:
