@@ -86,9 +86,9 @@ def _check_locked_down(con: duckdb.DuckDBPyConnection, database: Path | None, re
     settings = _settings(con)
     loose = sorted(name for name, value in _LOCKDOWN.items() if settings.get(name) != value)
     # DuckDB adds the database's own files (and its WAL) to allowed_paths; other paths must be the ones asked for
-    own = str(database) if database else None
+    own = (str(database), str(database.resolve())) if database else ()  # DuckDB may record the symlink's target
     allowed = con.execute("select current_setting('allowed_paths')").fetchone()[0] or []
-    extra = sorted(p for p in allowed if not (own and p.startswith(own)) and p not in read_paths)
+    extra = sorted(p for p in allowed if not p.startswith(own) and p not in read_paths)
     if loose or extra:
         raise ShopLakeError(
             f"{database or 'the in-memory database'} is already open in this process with another configuration "
