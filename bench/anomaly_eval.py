@@ -41,7 +41,7 @@ def evaluate_seed(lake_dir: Path, scale: float, seed: int) -> dict:
     if not result.success:
         raise SystemExit(f"dbt build failed for seed {seed}:\n{result.summary()}")
     columns, rows = run_query(
-        lake_dir, "select sales_date, category_id, direction from anomalies where is_anomaly order by 1, 2"
+        settings, "select sales_date, category_id, direction from anomalies where is_anomaly order by 1, 2"
     )
     flagged = pl.DataFrame(rows, schema=columns, orient="row").with_columns(pl.col("category_id").cast(pl.Int64))
     truth = pl.read_csv(Lake(lake_dir).ground_truth_dir / "anomalies.csv", try_parse_dates=True).rename(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,14 +35,17 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 def _cmd_transform(args: argparse.Namespace) -> int:
     from .warehouse.dbt import run_dbt_build
 
-    result = run_dbt_build(get_settings(), select=args.select, full_refresh=args.full_refresh)
+    result = run_dbt_build(
+        get_settings(), select=args.select, full_refresh=args.full_refresh,
+        command="shoplake transform", wait=not args.no_wait,
+    )  # fmt: skip
     return 0 if result.success else 1
 
 
 def _cmd_sql(args: argparse.Namespace) -> int:
     from .warehouse.query import format_result, run_query
 
-    columns, rows = run_query(get_settings().lake_dir, args.query)
+    columns, rows = run_query(get_settings(), args.query)
     print(format_result(columns, rows, args.format))
     return 0
 
@@ -266,8 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("transform", _cmd_transform, "Run `dbt build` in-process and publish a snapshot for readers.")
     p.add_argument("--select", default=None, help="dbt selection (default: everything)")
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    p.add_argument(
+        "--no-wait", action="store_true",
+        help="if another build holds the warehouse lock, exit 2 at once instead of waiting for it",
+    )  # fmt: skip
 
-    p = add("sql", _cmd_sql, "Run a read-only query against the latest published warehouse snapshot.")
+    p = add(
+        "sql", _cmd_sql,
+        "Run one read statement (SELECT/WITH/SHOW/DESCRIBE) on the latest published snapshot, sandboxed.",
+    )  # fmt: skip
     p.add_argument("query", help='SQL to run, e.g. "select * from top_customers limit 5"')
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
@@ -369,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"shoplake {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `shoplake sql ... | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

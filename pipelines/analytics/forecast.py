@@ -57,10 +57,10 @@ class ForecastResult:
 
 def load_daily_revenue(lake: Lake) -> pl.DataFrame:
     """sales_date, category_id, category_name, revenue from the published product_category_sales."""
-    from ..warehouse.query import run_query
+    from ..warehouse.query import query_snapshot
 
-    columns, rows = run_query(
-        lake.root,
+    columns, rows = query_snapshot(
+        lake,
         "select sales_date, category_id, category_name, cast(revenue as double) as revenue "
         "from product_category_sales order by category_id, sales_date",
     )

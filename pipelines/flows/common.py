@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from prefect.tasks import exponential_backoff
@@ -37,19 +33,3 @@ def alert_on_failure(flow: Any, flow_run: Any, state: Any) -> None:
             "state": state.type.value,
         },
     )
-
-
-@contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Block until this process holds an exclusive lock on `path` (released on exit or process death).
-
-    DuckDB allows one writer per database file: an hourly ingest's triggered transform and an
-    on-demand pipeline run must not build at the same time.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

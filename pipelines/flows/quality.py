@@ -8,10 +8,10 @@ from prefect import flow, get_run_logger, task
 
 from ..alerts import raise_alert
 from ..errors import ShopLakeError
-from ..lake import Lake
 from ..quality.checks import run_quality
 from ..settings import get_settings
-from .common import alert_on_failure, exclusive, network_retries
+from ..warehouse.dbt import warehouse_lock
+from .common import alert_on_failure, network_retries
 
 
 class QualityChecksFailed(ShopLakeError):
@@ -24,7 +24,7 @@ def quality_step() -> dict[str, Any]:
     logger = get_run_logger()
     settings = get_settings()
     # dbt test stores failing rows and the quality tables are published: the warehouse's one writer.
-    with exclusive(Lake(settings.lake_dir).warehouse_lock_file):
+    with warehouse_lock(settings, command="prefect quality flow"):
         result = run_quality(settings)
     summary = result.summary()
     logger.info(summary)

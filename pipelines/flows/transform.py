@@ -8,10 +8,9 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
 from ..errors import ShopLakeError
-from ..lake import Lake
 from ..settings import get_settings
 from ..warehouse.dbt import DbtResult, run_dbt_build
-from .common import alert_on_failure, exclusive, network_retries
+from .common import alert_on_failure, network_retries
 
 
 class DbtBuildFailed(ShopLakeError):
@@ -44,8 +43,10 @@ def transform_step(select: str | None = None, full_refresh: bool = False) -> dic
     """dbt build in-process; publishes a reader snapshot on success (see warehouse/dbt.py)."""
     settings = get_settings()
     logger = get_run_logger()
-    with exclusive(Lake(settings.lake_dir).warehouse_lock_file):
-        result = run_dbt_build(settings, select=select, full_refresh=full_refresh, progress=False)
+    # run_dbt_build holds the warehouse lock for the build and its publish, as `shoplake transform` does
+    result = run_dbt_build(
+        settings, select=select, full_refresh=full_refresh, progress=False, command="prefect transform flow"
+    )
     for node in result.nodes:
         log = logger.error if node.status in ("error", "fail", "runtime error") else logger.info
         log(

@@ -179,11 +179,11 @@ def ledger_checks(lake: Lake) -> list[CheckResult]:
 
 def anomaly_checks(lake: Lake) -> list[CheckResult]:
     """Anomalies flagged in the newest week of the published `anomalies` mart (sales insights)."""
-    from ..warehouse.query import run_query
+    from ..warehouse.query import query_snapshot
 
     try:
-        _, rows = run_query(
-            lake.root,
+        _, rows = query_snapshot(
+            lake,
             "select sales_date, category_id, category_name, direction, orders, expected_orders, revenue, "
             "expected_revenue, orders_score from anomalies where is_anomaly and sales_date > "
             "(select max(sales_date) from anomalies) - ? order by sales_date, category_id",

@@ -6,16 +6,23 @@ The SQL files therefore say `:name`, and `translate` rewrites each placeholder i
 style and returns the values in the shape its driver expects. Values are always *bound*, never
 formatted into the SQL text, so a parameter can never change what the query does.
 
-The scanner skips string literals, quoted identifiers, comments and `::` casts, so `'10:30'`,
-`-- note: x` and `x::date` are left alone.
+Placeholders are found with sqlglot's tokenizer for the target's dialect: a `:` token directly
+followed by a name token. String literals, quoted identifiers, comments and `::` casts are tokens of
+their own (or no tokens at all), so `'10:30'`, `-- note: x` and `x::date` are left alone. Only the
+placeholders are rewritten, in place: the rest of the SQL reaches the driver exactly as written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import sqlglot
+from sqlglot.errors import SqlglotError
+from sqlglot.tokens import TokenType
 
 from ..errors import ShopLakeError
 
@@ -50,45 +57,34 @@ class ParamSpec:
         return raw
 
 
-def _scan(sql: str) -> list[tuple[int, int, str]]:
-    """Positions (start, end, name) of `:name` placeholders outside literals, identifiers and comments."""
+def _scan(sql: str, dialect: str = "duckdb") -> list[tuple[int, int, str]]:
+    """Positions (start, end) and names of the `:name` placeholders in `sql`, in order."""
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
+    except SqlglotError as exc:
+        raise ShopLakeError(f"could not read the SQL to find its parameters: {str(exc).splitlines()[0]}") from None
     found: list[tuple[int, int, str]] = []
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch in ("'", '"'):
-            end = i + 1
-            while end < n:
-                if sql[end] == ch:
-                    if end + 1 < n and sql[end + 1] == ch:  # doubled quote escapes itself
-                        end += 2
-                        continue
-                    break
-                end += 1
-            i = end + 1
-        elif sql.startswith("--", i):
-            newline = sql.find("\n", i)
-            i = n if newline == -1 else newline + 1
-        elif sql.startswith("/*", i):
-            close = sql.find("*/", i + 2)
-            i = n if close == -1 else close + 2
-        elif sql.startswith("::", i):
-            i += 2
-        elif ch == ":" and (match := _NAME.match(sql, i + 1)):
-            found.append((i, match.end(), match.group()))
-            i = match.end()
-        else:
-            i += 1
+    for colon, name in itertools.pairwise(tokens):
+        if (
+            colon.token_type == TokenType.COLON
+            and name.start == colon.end + 1  # `: name` is not a placeholder
+            and sql[name.start : name.end + 1] == name.text  # written as is: not a quoted identifier or string
+            and _NAME.fullmatch(name.text)
+        ):
+            found.append((colon.start, name.end + 1, name.text))
     return found
 
 
-def placeholders(sql: str) -> list[str]:
+def placeholders(sql: str, dialect: str = "duckdb") -> list[str]:
     """Names of the placeholders in `sql`, in order of appearance (repeats included)."""
-    return [name for _, _, name in _scan(sql)]
+    return [name for _, _, name in _scan(sql, dialect)]
 
 
-def translate(sql: str, values: dict[str, Any], paramstyle: str) -> tuple[str, list[Any] | dict[str, Any]]:
-    """Rewrite `:name` placeholders for a driver and return (sql, bound values).
+def translate(
+    sql: str, values: dict[str, Any], paramstyle: str, *, dialect: str = "duckdb"
+) -> tuple[str, list[Any] | dict[str, Any]]:
+    """Rewrite `:name` placeholders for a driver and return (sql, bound values); `dialect` is the
+    target's SQL dialect (sqlglot's name: duckdb, snowflake), which decides how the SQL is tokenized.
 
     qmark    -> `?` and a list in placeholder order (DuckDB, Snowflake with paramstyle='qmark')
     dollar   -> `$name` and a dict (DuckDB named parameters)
@@ -96,7 +92,7 @@ def translate(sql: str, values: dict[str, Any], paramstyle: str) -> tuple[str, l
     """
     if paramstyle not in PARAMSTYLES:
         raise ValueError(f"unknown paramstyle {paramstyle!r} ({PARAMSTYLES})")
-    spots = _scan(sql)
+    spots = _scan(sql, dialect)
     missing = sorted({name for _, _, name in spots} - set(values))
     if missing:
         raise ShopLakeError(f"no value for parameter(s) {', '.join(missing)}")

@@ -1,7 +1,7 @@
 """Report results as Markdown, CSV or HTML files, and the index page that links them.
 
-Every value is escaped for its format (Markdown pipes, HTML entities), so data that looks like
-markup or SQL shows as text.
+Every value is escaped for its format, so data that looks like markup or SQL shows as text: HTML
+comes from Jinja2 templates (`templates/*.html.j2`) with autoescaping on, Markdown escapes pipes.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import decimal
-import html
 import io
+from functools import cache
 from typing import Any
+
+import jinja2
 
 FORMATS = ("md", "csv", "html")
 
@@ -38,12 +40,6 @@ def markdown_table(columns: list[str], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def html_table(columns: list[str], rows: list[tuple]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(cell(v))}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
-
-
 def csv_text(columns: list[str], rows: list[tuple]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -52,18 +48,22 @@ def csv_text(columns: list[str], rows: list[tuple]) -> str:
     return buf.getvalue()
 
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem}"
-    "table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #ccc;padding:.25rem .5rem}"
-    "th{background:#f3f3f3;text-align:left}.failed{color:#b00020}"
-)
-
-
-def html_page(title: str, body: str) -> str:
-    return (
-        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+@cache
+def _templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pipelines.reports", "templates"),
+        autoescape=True,  # every template is HTML: escape every value
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
+    env.filters["cell"] = cell
+    return env
+
+
+def _html(template: str, **context: Any) -> str:
+    return _templates().get_template(template).render(**context)
 
 
 def render_report(
@@ -77,30 +77,18 @@ def render_report(
         head += [f"- {k}: {_md_cell(v)}" for k, v in meta.items()]
         return "\n".join([*head, "", markdown_table(columns, rows), ""])
     if fmt == "html":
-        items = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in meta.items())
-        body = f"<h1>{html.escape(title)}</h1>\n<p>{html.escape(answers)}</p>\n<ul>{items}</ul>\n"
-        return html_page(title, body + html_table(columns, rows))
+        return _html("report.html.j2", title=title, answers=answers, meta=meta, columns=columns, rows=rows)
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def render_index(fmt: str, *, heading: str, meta: dict[str, str], entries: list[dict[str, str]]) -> str:
-    """The index page (Markdown for md/csv runs, HTML for html runs): one line per report, failures included."""
+def render_index(fmt: str, *, heading: str, meta: dict[str, str], entries: list[dict[str, Any]]) -> str:
+    """The index page (Markdown for md/csv runs, HTML for html runs): one line per report, failures included.
+
+    Each entry: title, file (empty when there is none), status, failed (bool), rows, answers, parameters.
+    """
     columns = ["report", "status", "rows", "answers", "parameters"]
     if fmt == "html":
-        items = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in meta.items())
-        rows = []
-        for e in entries:
-            name = html.escape(e["title"])
-            link = f'<a href="{html.escape(e["file"])}">{name}</a>' if e.get("file") else name
-            status = html.escape(e["status"])
-            css = ' class="failed"' if e["status"] != "ok" else ""
-            rows.append(
-                f"<tr><td>{link}</td><td{css}>{status}</td><td>{html.escape(e['rows'])}</td>"
-                f"<td>{html.escape(e['answers'])}</td><td>{html.escape(e['parameters'])}</td></tr>"
-            )
-        head = "".join(f"<th>{c}</th>" for c in columns)
-        table = f"<table><thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
-        return html_page(heading, f"<h1>{html.escape(heading)}</h1>\n<ul>{items}</ul>\n{table}")
+        return _html("index.html.j2", title=heading, meta=meta, columns=columns, entries=entries)
     lines = [f"# {heading}", ""] + [f"- {k}: {_md_cell(v)}" for k, v in meta.items()] + [""]
     lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for e in entries:

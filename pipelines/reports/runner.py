@@ -1,7 +1,8 @@
 """`shoplake report`: run SQL reports on a target, write one file per report and an index page.
 
-Each report runs on its own: a bad header, a bad parameter value, a missing mart or a SQL error
-fails that report (named, with the reason) and the others still run. Output goes to
+Each report runs on its own: a bad header, a bad parameter value, a statement that is not one read
+(checked with sqlglot before anything runs), a missing mart or a SQL error fails that report (named,
+with the reason in one line) and the others still run. Output goes to
 `lake/reports/<target>/`, each file written atomically; a failed report's stale file is removed
 so the folder never shows an old result as if it were current.
 """
@@ -9,6 +10,7 @@ so the folder never shows an old result as if it were current.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -16,9 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich import box
+from rich.table import Table
+
 from ..errors import ShopLakeError
 from ..lake import Lake, write_text_atomic
 from ..settings import Settings
+from ..warehouse.query import render_table
+from ..warehouse.sandbox import check_read_only
 from .catalog import REPORTS_DIR, Report, parse_report, report_paths
 from .render import FORMATS, render_index, render_report
 from .targets import TARGETS, ReportTarget, open_target
@@ -26,10 +33,20 @@ from .targets import TARGETS, ReportTarget, open_target
 Opener = Callable[[Settings, str], AbstractContextManager[ReportTarget]]
 
 
+class ReportStatus(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+
+    @property
+    def is_failed(self) -> bool:
+        """The one place that says which statuses count as failed."""
+        return self is ReportStatus.FAILED
+
+
 @dataclass
 class ReportOutcome:
     name: str
-    status: str  # ok | failed
+    status: ReportStatus
     title: str = ""
     answers: str = ""
     params: dict[str, str] = field(default_factory=dict)
@@ -49,21 +66,25 @@ class ReportRun:
 
     @property
     def failed(self) -> list[ReportOutcome]:
-        return [o for o in self.outcomes if o.status != "ok"]
+        return [o for o in self.outcomes if o.status.is_failed]
 
     def outcome(self, name: str) -> ReportOutcome:
         return next(o for o in self.outcomes if o.name == name)
 
     def summary(self) -> str:
-        lines = []
+        """One row per report (status, rows, seconds, file or the reason it failed), then a total line."""
+        table = Table(box=box.SIMPLE_HEAD)
+        for name, justify in (("status", "left"), ("report", "left"), ("rows", "right"), ("seconds", "right"),
+                              ("output or reason", "left")):  # fmt: skip
+            table.add_column(name, justify=justify)
         for o in self.outcomes:
-            if o.status == "ok":
-                lines.append(f"ok      {o.name:<34} {len(o.rows):>6} rows  {o.seconds:5.2f}s  {o.path}")
+            if o.status.is_failed:
+                table.add_row("FAILED", o.name, "", "", o.error or "")
             else:
-                lines.append(f"FAILED  {o.name:<34} {o.error}")
+                table.add_row(str(o.status), o.name, str(len(o.rows)), f"{o.seconds:.2f}", str(o.path))
         ok = len(self.outcomes) - len(self.failed)
-        lines.append(f"{ok} of {len(self.outcomes)} reports ok on target {self.target}; index: {self.index_path}")
-        return "\n".join(lines)
+        total = f"{ok} of {len(self.outcomes)} reports ok on target {self.target}; index: {self.index_path}"
+        return render_table(table) + "\n" + total
 
 
 def _first_line(exc: BaseException) -> str:
@@ -82,10 +103,11 @@ def _values(report: Report, given: dict[str, str]) -> tuple[dict[str, Any], dict
 
 
 def _run_one(target: ReportTarget, report: Report, given: dict[str, str]) -> ReportOutcome:
-    outcome = ReportOutcome(name=report.name, status="failed", title=report.title, answers=report.answers)
+    outcome = ReportOutcome(name=report.name, status=ReportStatus.FAILED, title=report.title, answers=report.answers)
     started = time.monotonic()
     try:
         values, outcome.params = _values(report, given)
+        check_read_only(report.sql, dialect=target.dialect)
         missing = [m for m in report.requires if not target.relation_exists(m)]
         if missing:
             raise ShopLakeError(
@@ -93,10 +115,10 @@ def _run_one(target: ReportTarget, report: Report, given: dict[str, str]) -> Rep
                 "(build it with `shoplake transform`, or the model does not exist yet)"
             )
         outcome.columns, outcome.rows = target.execute(report.sql, values)
-        outcome.status = "ok"
-    except ShopLakeError as exc:
+        outcome.status = ReportStatus.OK
+    except ShopLakeError as exc:  # refused statement, bad parameter, missing mart, the database's error
         outcome.error = str(exc)
-    except Exception as exc:  # any driver error fails this report only; the run goes on
+    except Exception as exc:  # anything else fails this report only; the run goes on
         outcome.error = f"{type(exc).__name__}: {_first_line(exc)}"
     outcome.seconds = round(time.monotonic() - started, 3)
     return outcome
@@ -123,7 +145,7 @@ def run_reports(
         try:
             parsed.append(parse_report(path))
         except ShopLakeError as exc:
-            parsed.append(ReportOutcome(name=path.stem, status="failed", title=path.stem, error=str(exc)))
+            parsed.append(ReportOutcome(name=path.stem, status=ReportStatus.FAILED, title=path.stem, error=str(exc)))
     declared = {p.name for r in parsed if isinstance(r, Report) for p in r.params}
     unknown = sorted(set(given) - declared)
     if unknown:
@@ -139,7 +161,7 @@ def run_reports(
         for item in parsed:
             outcome = item if isinstance(item, ReportOutcome) else _run_one(conn, item, given)
             path = lake.report_file(target, outcome.name, fmt)
-            if outcome.status == "ok":
+            if not outcome.status.is_failed:
                 meta = {
                     "target": f"{target} ({conn.description})" if conn.description else target,
                     "parameters": ", ".join(f"{k}={v}" for k, v in outcome.params.items()) or "none",
@@ -161,8 +183,9 @@ def run_reports(
         {
             "title": o.title or o.name,
             "file": o.path.name if o.path else "",
-            "status": "ok" if o.status == "ok" else f"FAILED: {o.error}",
-            "rows": str(len(o.rows)) if o.status == "ok" else "",
+            "status": f"FAILED: {o.error}" if o.status.is_failed else str(o.status),
+            "failed": o.status.is_failed,
+            "rows": "" if o.status.is_failed else str(len(o.rows)),
             "answers": o.answers,
             "parameters": ", ".join(f"{k}={v}" for k, v in o.params.items()),
         }

@@ -1,7 +1,9 @@
 """Where reports run: one small interface over DuckDB snapshots and Snowflake connections.
 
-The runner only calls `execute`, `relation_exists` and `close`, and reads `paramstyle`, so adding a
-target (say, the fakesnow emulator) means writing an opener here, not touching the runner.
+The runner only calls `execute` and `relation_exists`, and reads `paramstyle` and `dialect`, so adding
+a target means writing an opener here, not touching the runner. DuckDB reports read the published
+snapshot through the reader sandbox (`open_snapshot`); on Snowflake nothing makes a connection
+read-only, so the runner's statement check and a read-only role are the protection (docs/reports.md).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Protocol
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
+from ..warehouse.sandbox import reader_error
 from .params import translate
 
 TARGETS = ("dev", "prod", "snowsim")
@@ -30,6 +33,7 @@ class ReportTarget(Protocol):
     name: str
     paramstyle: str  # see params.translate
     description: str  # shown on the index page, e.g. the snapshot id
+    dialect: str  # sqlglot's name for the target's SQL: duckdb or snowflake
 
     def execute(self, sql: str, values: dict[str, Any]) -> tuple[list[str], list[tuple]]: ...
 
@@ -44,9 +48,11 @@ class DbApiTarget:
     connection: Any
     paramstyle: str
     description: str = ""
+    dialect: str = "duckdb"
 
     def execute(self, sql: str, values: dict[str, Any]) -> tuple[list[str], list[tuple]]:
-        query, bound = translate(sql, values, self.paramstyle)
+        """Run `sql` with its `:name` values bound; a driver error becomes the database's message in one line."""
+        query, bound = translate(sql, values, self.paramstyle, dialect=self.dialect)
         cursor = self.connection.cursor()
         try:
             if bound:
@@ -55,6 +61,8 @@ class DbApiTarget:
                 cursor.execute(query)
             columns = [d[0].lower() for d in cursor.description] if cursor.description else []
             rows = [tuple(r) for r in cursor.fetchall()] if columns else []
+        except Exception as exc:  # duckdb.Error, snowflake.connector's errors: whatever the driver raises
+            raise reader_error(exc) from None
         finally:
             cursor.close()
         return columns, rows
@@ -66,7 +74,7 @@ class DbApiTarget:
 
 @contextmanager
 def duckdb_target(settings: Settings) -> Iterator[DbApiTarget]:
-    """The latest published DuckDB snapshot, read-only (readers never open the live warehouse)."""
+    """The latest published DuckDB snapshot in the reader sandbox (readers never open the live warehouse)."""
     from ..warehouse.serving import current_snapshot_id, open_snapshot
 
     lake = Lake(settings.lake_dir)
@@ -88,7 +96,8 @@ def snowflake_target(settings: Settings, target: str = "prod") -> Iterator[DbApi
     """Reports on Snowflake (or the fakesnow emulator), bound with qmark (server-side binding)."""
     con = snowflake_connection(settings, target)
     try:
-        yield DbApiTarget(target, con, "qmark", f"Snowflake {getattr(con, 'database', '') or ''}".strip())
+        description = f"Snowflake {getattr(con, 'database', '') or ''}".strip()
+        yield DbApiTarget(target, con, "qmark", description, dialect="snowflake")
     finally:
         con.close()
 

@@ -1,4 +1,9 @@
-"""Run dbt in-process (dbtRunner), show progress per node, and report failures by node name."""
+"""Run dbt in-process (dbtRunner), show progress per node, and report failures by node name.
+
+Every invocation on the DuckDB target opens the warehouse read-write, so every one of them (build,
+test, source freshness, docs generate, and the snapshot publish after a build) holds the warehouse
+lock (`locks.WAREHOUSE`): the CLI, the demo and the Prefect flows all pass through here and take turns.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import locks
 from ..lake import Lake
 from ..settings import REPO_ROOT, Settings
 from .serving import publish_snapshot, release_dbt_duckdb
 
 PROJECT_DIR = REPO_ROOT / "transforms"
 PROFILES_DIR = REPO_ROOT
+DUCKDB_TARGET = "dev"  # the profiles.yml target that writes lake/warehouse/shoplake.duckdb
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
 
@@ -101,6 +108,19 @@ def _progress_printer(stream=sys.stderr) -> Callable:
     return on_event
 
 
+def warehouse_lock(
+    settings: Settings, *, command: str, wait: bool = True, target: str | None = None
+) -> AbstractContextManager[None]:
+    """The warehouse lock for work on the DuckDB target (nothing to take on Snowflake targets).
+
+    Held by this thread already (a build that publishes, a flow around its checks): just enters.
+    `wait=False` turns a held lock into a one-line ShopLakeError naming the holder (`--no-wait`).
+    """
+    if (target or settings.dbt_target) != DUCKDB_TARGET:
+        return nullcontext()
+    return locks.hold(Lake(settings.lake_dir), locks.WAREHOUSE, command=command, wait=wait)
+
+
 def _severity(node) -> str | None:
     severity = getattr(getattr(node, "config", None), "severity", None)
     return str(severity).lower() if severity else None
@@ -112,8 +132,14 @@ def invoke_dbt(
     *,
     target: str | None = None,
     progress: bool = True,
+    command: str | None = None,
+    wait: bool = True,
 ) -> DbtResult:
-    """Invoke one dbt command in-process and collect per-node results."""
+    """Invoke one dbt command in-process and collect per-node results.
+
+    On the DuckDB target it holds the warehouse lock (`command` names the holder; default `dbt <args>`)
+    and lets go of the warehouse file before returning.
+    """
     from dbt.cli.main import dbtRunner
 
     target = target or settings.dbt_target
@@ -123,8 +149,9 @@ def invoke_dbt(
         "--target-path", str(artifacts / "target"), "--log-path", str(artifacts / "logs"), "--quiet",
     ]  # fmt: skip
     callbacks = [_progress_printer()] if progress else []
+    holder = command or "dbt " + " ".join(a for a in args[:2] if not a.startswith("-"))
     started = time.monotonic()
-    with _dbt_env(settings, target):
+    with warehouse_lock(settings, command=holder, wait=wait, target=target), _dbt_env(settings, target):
         try:
             res = dbtRunner(callbacks=callbacks).invoke(cli_args)
         finally:
@@ -163,16 +190,23 @@ def run_dbt_build(
     target: str | None = None,
     progress: bool = True,
     publish: bool = True,
+    command: str = "dbt build",
+    wait: bool = True,
 ) -> DbtResult:
-    """`shoplake transform`: dbt build, then publish a read-only snapshot if it succeeded on DuckDB."""
+    """`shoplake transform`: dbt build, then publish a read-only snapshot if it succeeded on DuckDB.
+
+    The warehouse lock is held across both, so no other build lands between this build and its snapshot.
+    """
+    target = target or settings.dbt_target
     args = ["build"]
     if select:
         args += ["--select", select]
     if full_refresh:
         args.append("--full-refresh")
-    result = invoke_dbt(settings, args, target=target, progress=progress)
-    print(result.summary(), file=sys.stderr if not result.success else sys.stdout)
-    if result.success and publish and (target or settings.dbt_target) == "dev":
-        result.snapshot = publish_snapshot(Lake(settings.lake_dir))
-        print(f"published snapshot {result.snapshot.name} for readers")
+    with warehouse_lock(settings, command=command, wait=wait, target=target):
+        result = invoke_dbt(settings, args, target=target, progress=progress, command=command)
+        print(result.summary(), file=sys.stderr if not result.success else sys.stdout)
+        if result.success and publish and target == DUCKDB_TARGET:
+            result.snapshot = publish_snapshot(Lake(settings.lake_dir), command=command)
+            print(f"published snapshot {result.snapshot.name} for readers")
     return result

@@ -65,7 +65,7 @@ def test_each_forecast_run_adds_a_results_file_and_readers_see_the_newest(built_
 
     publish_quality_tables(built_copy)  # the warehouse's copy for readers: the newest run only
     _, rows = run_query(
-        built_copy.lake_dir,
+        built_copy,
         "select count(*), count(distinct category_id), count(distinct generated_at), min(forecast_date) - "
         "max(origin_date), bool_and(revenue_lower <= revenue_forecast and revenue_forecast <= revenue_upper) "
         "from sales_forecast",

@@ -25,7 +25,7 @@ import pytest
 from pipelines.alerts import read_alert_log
 from pipelines.flows.server import wait_for_server
 from pipelines.lake import Lake
-from pipelines.settings import REPO_ROOT
+from pipelines.settings import REPO_ROOT, Settings
 from pipelines.warehouse.query import run_query
 
 from .lakes import BROKEN_TEST, add_order_with_unknown_status, make_lake
@@ -151,7 +151,7 @@ def test_deployments_listed_with_schedules_and_state_under_lake(stack: Stack) ->
 def test_pipeline_deployment_builds_the_warehouse(stack: Stack) -> None:
     run = stack.run_deployment("pipeline")
     assert run["state_type"] == "COMPLETED", stack.run_logs(run["id"])[-20:]
-    _, rows = run_query(stack.lake.root, "select count(*) from fct_orders")
+    _, rows = run_query(Settings(lake_dir=stack.lake.root), "select count(*) from fct_orders")
     raw_orders = duckdb.sql(
         f"select count(distinct order_id) from read_parquet('{stack.lake.raw_glob('orders')}')"
     ).fetchall()[0][0]

@@ -52,14 +52,14 @@ def test_product_category_sales_equals_independent_computation(built_lake) -> No
                                                                 "orders", "units").rows()
     }  # fmt: skip
     _, rows = run_query(
-        built_lake.lake.root,
+        built_lake.settings,
         "select sales_date, category_id, revenue, orders, units from product_category_sales where revenue > 0",
     )
     actual = {(d, c): (_cents(r), o, u) for d, c, r, o, u in rows}
     assert actual == expected_rows
     # quiet days are present as zero rows: every category on every trading day
     _, [(n_rows, n_days, n_categories)] = run_query(
-        built_lake.lake.root,
+        built_lake.settings,
         "select count(*), count(distinct sales_date), count(distinct category_id) from product_category_sales",
     )
     assert n_rows == n_days * n_categories
@@ -74,7 +74,7 @@ def test_top_customers_equal_independent_computation(built_lake) -> None:
         .head(20)
     )
     _, rows = run_query(
-        built_lake.lake.root,
+        built_lake.settings,
         "select customer_id, lifetime_revenue from top_customers where revenue_rank <= 20 order by revenue_rank",
     )
     assert [(c, _cents(r)) for c, r in rows] == expected.rows()
@@ -82,7 +82,7 @@ def test_top_customers_equal_independent_computation(built_lake) -> None:
 
 def test_order_revenue_only_from_revenue_statuses(built_lake) -> None:
     _, rows = run_query(
-        built_lake.lake.root,
+        built_lake.settings,
         "select order_status, sum(revenue), count(*) from fct_orders group by 1 order by 1",
     )
     by_status = {s: (r, n) for s, r, n in rows}
@@ -94,7 +94,7 @@ def test_every_order_is_kept_even_when_its_customer_was_quarantined(built_lake) 
     ds = built_lake.dataset
     surviving = ds.clean["orders"].filter(~pl.col("order_id").is_in(list(ds.dirty_keys("orders"))))
     _, [(n_orders, n_inferred)] = run_query(
-        built_lake.lake.root,
+        built_lake.settings,
         "select (select count(*) from fct_orders), (select count(*) from dim_customers where is_inferred)",
     )
     assert n_orders == surviving.height
@@ -109,7 +109,7 @@ def test_sql_reads_a_snapshot_not_the_live_warehouse(built_lake) -> None:
     # A writer holding the live warehouse does not block readers of the published snapshot.
     con = duckdb.connect(str(built_lake.lake.warehouse_path))
     try:
-        _, [(n,)] = run_query(built_lake.lake.root, "select count(*) from dim_products where list_price > ?", [0])
+        _, [(n,)] = run_query(built_lake.settings, "select count(*) from dim_products where list_price > ?", [0])
         snapshot = built_lake.lake.snapshot_path(current_snapshot_id(built_lake.lake))
         with duckdb.connect(str(snapshot), read_only=True) as direct:
             (expected,) = direct.execute("select count(*) from dim_products where list_price > 0").fetchone()

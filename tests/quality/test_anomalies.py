@@ -11,12 +11,14 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.lake import Lake
+from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
 
 
 def test_flags_are_labelled_anomalies(quality_lake: Path) -> None:
     columns, rows = run_query(
-        quality_lake, "select sales_date, category_id, direction from anomalies where is_anomaly order by 1, 2"
+        Settings(lake_dir=quality_lake),
+        "select sales_date, category_id, direction from anomalies where is_anomaly order by 1, 2",
     )
     flagged = pl.DataFrame(rows, schema=columns, orient="row").with_columns(pl.col("category_id").cast(pl.Int64))
     truth = pl.read_csv(Lake(quality_lake).ground_truth_dir / "anomalies.csv", try_parse_dates=True).select(
@@ -29,7 +31,7 @@ def test_flags_are_labelled_anomalies(quality_lake: Path) -> None:
 def test_clean_days_are_quiet(quality_lake: Path) -> None:
     """Away from the labelled days nothing is flagged, though every scored day has a baseline."""
     _, rows = run_query(
-        quality_lake,
+        Settings(lake_dir=quality_lake),
         "select count(*), count(*) filter (where is_anomaly), min(baseline_days) from anomalies",
     )
     scored, flagged, min_baseline = rows[0]

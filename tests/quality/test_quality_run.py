@@ -29,7 +29,7 @@ def test_clean_lake_passes_and_records_every_check(lake_copy: Settings) -> None:
 
     # dq_results and the alert log are in the published snapshot, with the ledger's counts.
     _, rows = run_query(
-        lake_copy.lake_dir,
+        lake_copy,
         "select failing_rows from dq_results where check_name = 'quarantine_order_items' and run_id = ?",
         [report.run_id],
     )
@@ -39,7 +39,7 @@ def test_clean_lake_passes_and_records_every_check(lake_copy: Settings) -> None:
 
     # Stored failing rows of that test are in the warehouse for inspection.
     audit = "main_dbt_test__audit.assert_order_amount_matches_lines"
-    _, stored = run_query(lake_copy.lake_dir, f"select count(*) from {audit}")
+    _, stored = run_query(lake_copy, f"select count(*) from {audit}")
     assert stored[0][0] == amounts.failing_rows
 
 
@@ -64,7 +64,7 @@ def test_stale_source_is_an_error_and_exits_nonzero(lake_copy: Settings, webhook
     assert "result: FAILED: 1 error-severity check(s) failed" in out
     texts = [json.loads(b)["text"] for b in webhook_receiver.bodies]
     assert texts == [":rotating_light: [ERROR] freshness error: source shop.categories"]
-    _, logged = run_query(lake_copy.lake_dir, "select alert_key, severity, delivery from alert_log")
+    _, logged = run_query(lake_copy, "select alert_key, severity, delivery from alert_log")
     assert logged == [("freshness:freshness_categories", "error", "sent")]
 
     # A second run records itself again but does not re-raise the same condition.

@@ -65,3 +65,16 @@ def test_parse_assignments():
         parse_assignments(["novalue"])
     with pytest.raises(ShopLakeError):
         parse_assignments(["bad name=1"])
+
+
+def test_dialect_decides_what_is_a_string():
+    """sqlglot tokenizes per dialect: Snowflake's $$...$$ and DuckDB's $$...$$ are strings, not placeholders."""
+    sql = "select $$ :not_me $$ as s, :yes as y, ': nor_me' as t from x where a = : spaced"
+    assert placeholders(sql, "snowflake") == ["yes"] == placeholders(sql, "duckdb")
+    query, bound = translate(sql, {"yes": 1}, "qmark", dialect="snowflake")
+    assert query == "select $$ :not_me $$ as s, ? as y, ': nor_me' as t from x where a = : spaced" and bound == [1]
+
+
+def test_sql_that_cannot_be_tokenized_is_a_one_line_error():
+    with pytest.raises(ShopLakeError, match="could not read the SQL to find its parameters"):
+        placeholders("select 'unterminated :x")

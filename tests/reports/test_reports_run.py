@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -174,8 +175,10 @@ def test_a_failing_report_is_named_and_the_others_still_run(report_settings, tmp
     assert "title" in run.outcome("c_bad_header").error
     assert "not_a_mart" in run.outcome("d_missing_mart").error
     assert len(run.outcome("e_good_again").rows) == 3
-    summary = run.summary()
-    assert "FAILED  b_broken_sql" in summary and "ok      e_good_again" in summary
+    rows = [line.split() for line in run.summary().splitlines()]
+    assert rows[3][:4] == ["FAILED", "b_broken_sql", "Binder", "Error:"]  # the database's own one-line message
+    assert rows[6][:3] == ["ok", "e_good_again", "3"]
+    assert run.outcome("b_broken_sql").error.count("\n") == 0
 
 
 def test_unknown_names_and_params_are_one_line_errors(report_settings):
@@ -245,3 +248,51 @@ def test_pending_mart_reports_on_their_assumed_columns(report_settings, setup):
     run = run_reports(report_settings, ["anomalies_last_30_days"], opener=opener,
                       params={"as_of": "2026-10-02", "days": "2", "min_score": "5"})  # fmt: skip
     assert [r["category_name"] for r in _rows(run.outcomes[0])] == ["Garden", "Garden"]
+
+
+def test_reports_that_would_write_are_refused_before_they_run(report_settings, tmp_path, target_opener):
+    """Only one read statement per report, checked with sqlglot in the target's dialect before anything
+    reaches the connection (on Snowflake there is no read-only connection to fall back on)."""
+    target, opener = target_opener
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    header = "-- title: {0}\n-- answers: Nothing; it tries to change the warehouse.\n-- requires: fct_orders\n"
+    (reports / "drops.sql").write_text(header.format("Drops") + "drop table fct_orders\n")
+    (reports / "two.sql").write_text(header.format("Two") + "select 1 from fct_orders; delete from fct_orders\n")
+    (reports / "ctas.sql").write_text(header.format("CTAS") + "create table t as select * from fct_orders\n")
+    (reports / "reads.sql").write_text(header.format("Reads") + "select count(*) as n from fct_orders\n")
+    executed: list[str] = []
+
+    def recording_opener(settings, name):
+        @contextmanager
+        def wrapped():
+            with opener(settings, name) as conn:
+                original = conn.execute
+
+                def execute(sql, values):
+                    executed.append(sql)
+                    return original(sql, values)
+
+                conn.execute = execute
+                yield conn
+
+        return wrapped()
+
+    run = run_reports(report_settings, reports_dir=reports, target=target, opener=recording_opener)
+    errors = {o.name: o.error for o in run.failed}
+    assert set(errors) == {"drops", "two", "ctas"}
+    assert "got DROP" in errors["drops"] and "only one statement" in errors["two"] and "got CREATE" in errors["ctas"]
+    assert not any("drop" in sql or "delete" in sql or "create" in sql for sql in executed)
+    assert run.outcome("reads").rows[0][0] > 0
+
+
+def test_a_report_cannot_read_files_on_the_snapshot(report_settings, tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "passwd.sql").write_text(
+        "-- title: Passwd\n-- answers: Nothing; it tries to read a file outside the warehouse.\n"
+        "-- requires: fct_orders\nselect * from read_csv('/etc/passwd')\n"
+    )
+    (outcome,) = run_reports(report_settings, reports_dir=reports).outcomes
+    assert outcome.status == "failed" and outcome.error.startswith("Permission Error: Cannot access file")
+    assert outcome.error.count("\n") == 0

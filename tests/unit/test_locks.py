@@ -64,3 +64,43 @@ def test_lock_is_released_when_the_holder_is_killed(lake: Lake) -> None:
     proc.wait()
     with locks.hold(lake, locks.WAREHOUSE, command="test", wait=False):
         pass
+
+
+def test_reentrant_in_the_holding_thread_exclusive_for_other_threads(lake: Lake) -> None:
+    """A build holds the lock and its publish asks again (same thread); another thread takes its turn."""
+    import threading
+
+    events: list[str] = []
+    said: list[str] = []
+    with locks.hold(lake, locks.WAREHOUSE, command="outer"):
+        with locks.hold(lake, locks.WAREHOUSE, command="inner", wait=False):
+            events.append("nested")
+        assert "(outer)" in locks.describe_holder(lake.lock_file(locks.WAREHOUSE))  # the note is the outer holder's
+
+        refused: list[BaseException] = []
+
+        def no_wait() -> None:
+            try:
+                with locks.hold(lake, locks.WAREHOUSE, command="thread", wait=False):
+                    events.append("thread without waiting")
+            except ShopLakeError as exc:
+                refused.append(exc)
+
+        def waits() -> None:
+            with locks.hold(lake, locks.WAREHOUSE, command="thread", on_wait=said.append):
+                events.append("thread after waiting")
+
+        t = threading.Thread(target=no_wait)
+        t.start()
+        t.join()
+        assert refused and "(outer)" in str(refused[0])
+        waiter = threading.Thread(target=waits)
+        waiter.start()
+        time.sleep(0.3)
+        events.append("outer releases")
+    waiter.join(timeout=10)
+    assert events == ["nested", "outer releases", "thread after waiting"]
+    assert said and "(outer)" in said[0]
+    # released for other processes too
+    proc = _hold_in_child(lake, 0.1)
+    proc.wait()
