@@ -32,7 +32,7 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42, 
         print(f"1/6 generating exports (scale {scale}, seed {seed})")
         print("    " + generate_exports(lake.root, scale=scale, seed=seed).summary())
     print("2/6 ingesting exports")
-    report = ingest_all(lake.root)
+    report = ingest_all(settings)
     print(report.render())
     print(f"3/6 clickstream: {click_events:,} simulated events through the broker into the lake")
     if click_events:
