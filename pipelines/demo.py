@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from .batch.ingest import ingest_all
+from .batch.ledger import ledger_totals
 from .errors import ShopLakeError
 from .generate.batch import exports_exist, generate_exports
 from .lake import Lake
@@ -51,7 +52,7 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42, 
     print("    " + write_sales_forecast(settings).summary())
 
     print("\nRows per table (all ingests so far)")
-    print(format_result(*run_query(lake.root, LEDGER_SUMMARY_SQL, [str(lake.ledger_glob())])))
+    print(format_result(*ledger_summary(lake)))
     print("\nTop 5 customers by lifetime revenue")
     print(format_result(*run_query(lake.root, TOP_CUSTOMERS_SQL)))
     print("\nRevenue by category")
@@ -60,6 +61,13 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42, 
     print('Query it:           .venv/bin/shoplake sql "select * from top_customers limit 10"')
     print(f"Open the dashboard: .venv/bin/shoplake dashboard   ->  http://127.0.0.1:{settings.dashboard_port}")
     return quality.exit_code
+
+
+def ledger_summary(lake: Lake) -> tuple[list[str], list[tuple[object, ...]]]:
+    """Rows in, landed and quarantined per table, from the ledger's current records (not a folder glob)."""
+    totals = ledger_totals(lake)
+    rows = [(table, t["rows_in"], t["landed"], t["quarantined"]) for table, t in totals.items()]
+    return ["table", "rows_in", "landed", "quarantined"], rows
 
 
 def stream_demo_clicks(settings: Settings, lake: Lake, events: int, *, seed: int) -> str:
@@ -90,12 +98,6 @@ def stream_demo_clicks(settings: Settings, lake: Lake, events: int, *, seed: int
     return f"{sim.summary()}; {stats.summary()}"
 
 
-LEDGER_SUMMARY_SQL = """
-select "table", sum(rows_in) as rows_in, sum(rows_landed) as landed, sum(rows_quarantined) as quarantined
-from read_json_auto(?)
-group by 1
-order by 1
-"""
 TOP_CUSTOMERS_SQL = """
 select revenue_rank, customer_id, customer_name, country, lifetime_revenue_orders as orders, lifetime_revenue
 from top_customers

@@ -97,9 +97,7 @@ def recover(lake: Lake, tables: Iterable[str], *, now: dt.datetime | None = None
             if not directory.is_dir():
                 continue
             if not zones_ok[zone]:
-                recovery.warnings.append(
-                    f"{table}: ledger records from before output lists; {zone}/ left as it is"
-                )
+                recovery.warnings.append(f"{table}: ledger records from before output lists; {zone}/ left as it is")
                 continue
             removed_here = False
             for path in [p for p in directory.rglob("*") if p.is_file() or p.is_symlink()]:

@@ -147,13 +147,26 @@ class _Run:
             if bad.height:
                 outputs.append(lake.rel(write_parquet_atomic(bad, lake.quarantine_file(contract.table, stem))))
             bar.update()
-            write_ledger_record(lake, LedgerRecord(
-                table=contract.table, source_file=export.source_name, sha256=sha, size_bytes=export.facts.size,
-                rows_in=result.rows_in, rows_landed=result.rows_landed, rows_quarantined=result.rows_quarantined,
-                quarantine_reasons=reasons, imputed=checked.imputed, ingested_at=ingested_at.isoformat() + "Z",
-                duration_s=round(time.monotonic() - export.started, 3), outputs=outputs, attempt=self.attempt,
-                epoch=epoch, source_path=source_path,
-            ))  # fmt: skip  -- the commit point: written after every output is whole
+            write_ledger_record(
+                lake,
+                LedgerRecord(
+                    table=contract.table,
+                    source_file=export.source_name,
+                    sha256=sha,
+                    size_bytes=export.facts.size,
+                    rows_in=result.rows_in,
+                    rows_landed=result.rows_landed,
+                    rows_quarantined=result.rows_quarantined,
+                    quarantine_reasons=reasons,
+                    imputed=checked.imputed,
+                    ingested_at=ingested_at.isoformat() + "Z",
+                    duration_s=round(time.monotonic() - export.started, 3),
+                    outputs=outputs,
+                    attempt=self.attempt,
+                    epoch=epoch,
+                    source_path=source_path,
+                ),
+            )  # fmt: skip  -- the commit point: written after every output is whole
             bar.update()
             bar.close()
 

@@ -82,7 +82,8 @@ def view_sql(lake: Lake, table: str, contracts: dict[str, Contract] | None = Non
     if files and schema.kind == "stream":
         predicate = _stream_filter(stream_checkpoints(lake, table))
         glob = _literal(str(lake.raw_dir(table) / "*" / "*.parquet"))
-        return f"select * exclude (filename) from {_read_parquet(glob, schema.partitions, filename=True)} where {predicate}"
+        source = _read_parquet(glob, schema.partitions, filename=True)
+        return f"select * exclude (filename) from {source} where {predicate}"
     if files:
         listed = "[" + ", ".join(_literal(str(f)) for f in files) + "]"
         return f"select * from {_read_parquet(listed, schema.partitions)}"

@@ -1,6 +1,8 @@
 """`shoplake promote`: load the lake's raw Parquet into Snowflake's RAW schema, then `dbt build` there.
 
-Protocol per raw table (any folder under `lake/raw/`, so new tables need no new code):
+Protocol per raw table (every table of `pipelines/catalog.py`: one per contract, plus the stream
+tables), over the lake's COMMITTED files only (listed by the ingestion ledger or covered by the
+stream checkpoint), so a crashed or running ingest's files are never promoted:
 1. create `RAW.<table>` from its contract (or from the Parquet schema when it has none) if missing;
 2. check every lake file's columns against the table: new columns are added as nullable columns
    (or, with `on_new_column="refuse"`, the table is refused) and a type conflict refuses the table,
@@ -25,6 +27,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import catalog
 from ..batch.contract import load_contracts
 from ..errors import ShopLakeError
 from ..lake import Lake
@@ -138,10 +141,10 @@ def _log(message: str, progress: bool) -> None:
 
 
 def lake_files(lake: Lake, table: str) -> list[LakeFile]:
-    """The table's Parquet files with row counts and schemas from their footers (no data read)."""
+    """The table's committed Parquet files with row counts and schemas from their footers (no data read)."""
     out = []
     base = lake.raw_dir(table)
-    for path in lake.raw_files(table):
+    for path in catalog.committed_files(lake, table):
         try:
             meta = pq.read_metadata(path)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -465,7 +468,7 @@ def promote(
     lake = Lake(settings.lake_dir)
     resolved: Target = resolve_target(settings, target)
     report = PromotionReport(target=target)
-    names = [t for t in lake.raw_tables() if not tables or t in tables]
+    names = [t for t in catalog.tables(lake) if not tables or t in tables]
     con = connect(resolved)
     try:
         cur = con.cursor()
