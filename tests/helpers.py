@@ -72,7 +72,7 @@ class PromotedLake:
     port: int
 
 
-def commit_raw_file(lake: Lake, table: str, path: Path) -> None:
+def commit_raw_file(lake: Lake, table: str, path: Path, rows: int | None = None) -> Path:
     """Commit a raw file a test wrote directly (a stand-in for a buggy or older writer): a ledger
     record of its own lists it, so readers of committed files see it as they would a landed export."""
     import datetime as dt
@@ -82,13 +82,14 @@ def commit_raw_file(lake: Lake, table: str, path: Path) -> None:
 
     from pipelines.batch.ledger import LedgerRecord, write_ledger_record
 
-    rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+    rows = pl.scan_parquet(path).select(pl.len()).collect().item() if rows is None else rows
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
     write_ledger_record(lake, LedgerRecord(
         table=table, source_file=path.name, sha256=hashlib.sha256(lake.rel(path).encode()).hexdigest(),
         size_bytes=path.stat().st_size, rows_in=rows, rows_landed=rows, rows_quarantined=0, ingested_at=now,
         duration_s=0.0, outputs=[lake.rel(path)],
     ))  # fmt: skip
+    return path
 
 
 def commit_stream_files(lake: Lake, table: str, topic: str) -> None:
