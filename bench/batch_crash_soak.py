@@ -221,15 +221,27 @@ def check(soak: Lake, clean: Lake) -> dict[str, int]:
                     pl.col(c).ne_missing(pl.col(f"{c}_soak")) for c in common if c not in key
                 ])  # fmt: skip
                 out["mismatched"] += joined.filter(differs).height
-        # A folder glob of raw/: rows per (source file hash, key) beyond the first are doubled.
-        globbed = []
-        for path in (soak.root / "raw" / table).rglob("*.parquet") if (soak.root / "raw" / table).is_dir() else []:
-            match = _OUTPUT.search(path.stem)
-            frame = pl.read_parquet(path, hive_partitioning=False, columns=key)
-            globbed.append(frame.with_columns(pl.lit(match[1] if match else path.stem).alias("_sha")))
-        if globbed:
-            counts = pl.concat(globbed).group_by(["_sha", *key]).len()
-            out["doubled"] += int(counts.filter(pl.col("len") > 1).select((pl.col("len") - 1).sum()).item() or 0)
+        # What a folder glob of raw/ sees beyond the committed rows: per key, every extra copy is
+        # doubled (a crashed attempt's files next to the re-export that replaced them), and so is
+        # a key landed twice from the same source file.
+        folder = soak.root / "raw" / table
+        paths = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+        if paths:
+            globbed = pl.concat([
+                pl.read_parquet(p, hive_partitioning=False, columns=key).with_columns(
+                    pl.lit(m[1] if (m := _OUTPUT.search(p.stem)) else p.stem).alias("_sha"))
+                for p in paths
+            ])  # fmt: skip
+            seen = globbed.group_by(key).len()
+            committed = committed_raw(soak, table)
+            kept = committed.group_by(key).len() if not committed.is_empty() else seen.clear()
+            extra = (
+                seen.join(kept, on=key, how="left", suffix="_committed")
+                .select((pl.col("len") - pl.col("len_committed").fill_null(0)).clip(lower_bound=0).sum())
+                .item()
+            )
+            same_source = globbed.group_by(["_sha", *key]).len().select((pl.col("len") - 1).sum()).item()
+            out["doubled"] += int(extra or 0) + int(same_source or 0)
         # Files no record lists.
         listed = {o for r in soak_records.values() for o in r["outputs"]}
         for zone in ("raw", "quarantine"):
