@@ -29,7 +29,7 @@ from .. import locks
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
-from ..storage import write_parquet_atomic
+from ..storage import publish_file, temp_path, write_parquet_atomic
 from .commit import new_attempt_id, output_stem, recover
 from .contract import Contract, load_contracts
 from .ledger import (
@@ -119,7 +119,7 @@ class _Run:
         checked = validate(parsed.frame, contract, self.references.get, parsed.truncated_last)
         parsed.frame = pl.DataFrame()
         bar.update()
-        stem = output_stem(export.source_name, sha, self.attempt)
+        stem = output_stem(path.name, sha, self.attempt)  # the landed name: safe in a file name
         lineage = [
             pl.col(LINE).cast(pl.Int64).alias("_source_line"),
             pl.lit(export.source_name).alias("_source_file"),
@@ -320,13 +320,15 @@ def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str)
     """Write the frame once under landing/<table>/_extracts/, named by its content hash."""
     directory = lake.extracts_dir(table)
     directory.mkdir(parents=True, exist_ok=True)
-    staged = write_parquet_atomic(frame, directory / f".staged-{new_attempt_id()}.parquet")
-    digest = hashlib.sha256(staged.read_bytes()).hexdigest()
-    path = directory / f"{_safe(source_name)}-{digest[:12]}.parquet"
-    if path.exists():
-        staged.unlink()
-    else:
-        staged.replace(path)
+    tmp = temp_path(directory / f"{_safe(source_name)}.parquet")
+    try:
+        frame.write_parquet(tmp, compression="snappy", statistics=True)
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        path = directory / f"{_safe(source_name)}-{digest[:12]}.parquet"
+        if not path.exists():  # the same rows landed before: keep the first copy
+            publish_file(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
