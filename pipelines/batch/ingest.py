@@ -135,6 +135,8 @@ class _Run:
         )  # fmt: skip
         raw_files = _split_raw(lake, contract, good, stem)
         self.references.add(contract.table, checked.good)
+        imputed = checked.imputed
+        del checked  # the write job below must not keep the validated frames alive until it runs
         bar.total += len(raw_files)
         source_path = lake.rel(path) if path.is_relative_to(lake.root) else str(path)
 
@@ -147,6 +149,7 @@ class _Run:
             if bad.height:
                 outputs.append(lake.rel(write_parquet_atomic(bad, lake.quarantine_file(contract.table, stem))))
             bar.update()
+            # The commit point, written after every output is whole: from now on readers see the file.
             write_ledger_record(
                 lake,
                 LedgerRecord(
@@ -158,7 +161,7 @@ class _Run:
                     rows_landed=result.rows_landed,
                     rows_quarantined=result.rows_quarantined,
                     quarantine_reasons=reasons,
-                    imputed=checked.imputed,
+                    imputed=imputed,
                     ingested_at=ingested_at.isoformat() + "Z",
                     duration_s=round(time.monotonic() - export.started, 3),
                     outputs=outputs,
@@ -166,7 +169,7 @@ class _Run:
                     epoch=epoch,
                     source_path=source_path,
                 ),
-            )  # fmt: skip  -- the commit point: written after every output is whole
+            )
             bar.update()
             bar.close()
 

@@ -125,8 +125,7 @@ def read_export(path: Path, contract: Contract, facts: ExportFacts) -> Parsed:
             frame = read_rows_leniently(decode(path.read_bytes(), contract), contract)
         else:
             raise FileRejected(f"unreadable CSV: {message}") from None
-    else:
-        frame = frame.with_columns(pl.col(LINE).cast(pl.Int64))
+    else:  # `_line` stays polars' UInt32 row index here (cast once, when the lineage columns are made)
         if facts.has_quote:
             frame = _shift_for_embedded_newlines(frame)
     truncated = not facts.ends_with_newline and frame.height > 0
@@ -146,9 +145,9 @@ def _shift_for_embedded_newlines(frame: pl.DataFrame) -> pl.DataFrame:
     if not text:
         return frame
     if not frame.select(pl.any_horizontal(pl.col(text).str.contains("\n", literal=True).any())).item():
-        return frame if not header_breaks else frame.with_columns(pl.col(LINE) + header_breaks)
+        return frame if not header_breaks else frame.with_columns(pl.col(LINE).cast(pl.Int64) + header_breaks)
     breaks = pl.sum_horizontal(pl.col(text).str.count_matches("\n", literal=True).fill_null(0)).cast(pl.Int64)
-    return frame.with_columns((pl.col(LINE) + header_breaks + breaks.cum_sum() - breaks).alias(LINE))
+    return frame.with_columns((pl.col(LINE).cast(pl.Int64) + header_breaks + breaks.cum_sum() - breaks).alias(LINE))
 
 
 def read_rows_leniently(text: str, contract: Contract) -> pl.DataFrame:
