@@ -38,11 +38,15 @@ class BenchEnv:
         return env
 
     def counts(self) -> tuple[int, int]:
+        """(rows, distinct event ids) over the committed stream files (dbt's `raw` view of them)."""
         import duckdb
 
-        glob = self.lake.raw_glob(CLICKSTREAM_TABLE)
-        sql = f"select count(*), count(distinct event_id) from read_parquet('{glob}', hive_partitioning=true)"
-        ((rows, distinct),) = duckdb.sql(sql).fetchall()
+        from pipelines.warehouse.lake_sources import create_views
+
+        with duckdb.connect() as con:
+            create_views(con, self.lake)
+            sql = f"select count(*), count(distinct event_id) from raw.{CLICKSTREAM_TABLE}"
+            ((rows, distinct),) = con.execute(sql).fetchall()
         return int(rows), int(distinct)
 
 

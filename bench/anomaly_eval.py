@@ -36,7 +36,7 @@ def evaluate_seed(lake_dir: Path, scale: float, seed: int) -> dict:
     settings = Settings(lake_dir=lake_dir)
     generate_exports(lake_dir, scale=scale, seed=seed)
     with contextlib.redirect_stdout(sys.stderr):
-        ingest_all(lake_dir, progress=False)
+        ingest_all(settings, progress=False)
         result = run_dbt_build(settings, target="dev", progress=False)
     if not result.success:
         raise SystemExit(f"dbt build failed for seed {seed}:\n{result.summary()}")

@@ -23,9 +23,11 @@ TABLES = ("categories", "products", "customers", "orders", "order_items")
 
 def child_ingest(lake_dir: Path) -> dict:
     from pipelines.batch.ingest import ingest_all
+    from pipelines.settings import Settings
 
+    settings = Settings(lake_dir=lake_dir)
     started = time.perf_counter()
-    report = ingest_all(lake_dir, progress=False)
+    report = ingest_all(settings, progress=False)
     elapsed = time.perf_counter() - started
     assert not report.failed_files, report.render()
     return {"seconds": elapsed, "rows": sum(f.rows_in for f in report.files)}

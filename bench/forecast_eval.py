@@ -34,7 +34,7 @@ from pipelines.warehouse.serving import current_snapshot_id
 def build_lake(lake_dir: Path, scale: float, seed: int) -> None:
     generate_exports(lake_dir, scale=scale, seed=seed)
     with contextlib.redirect_stdout(sys.stderr):
-        ingest_all(lake_dir, progress=False)
+        ingest_all(Settings(lake_dir=lake_dir), progress=False)
         result = run_dbt_build(Settings(lake_dir=lake_dir), target="dev", progress=False)
     if not result.success:
         raise SystemExit(f"dbt build failed:\n{result.summary()}")

@@ -43,7 +43,7 @@ def main() -> None:
         Lake(root).ensure()
         if not given:
             generate_exports(root, scale=args.scale, seed=42)
-            report = ingest_all(root, progress=False)
+            report = ingest_all(Settings(lake_dir=root), progress=False)
             assert not report.failed_files, report.render()
         settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(root)})
         fresh_server = snowsim.status(settings).state is None

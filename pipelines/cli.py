@@ -25,10 +25,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from .batch.ingest import ingest_all
+    from .batch.ingest import ingest_all, reprocess
 
-    report = ingest_all(get_settings().lake_dir, tables=args.table or None, progress=not args.quiet)
-    print(report.render())
+    settings, wait = get_settings(), not args.no_wait
+    if args.reprocess:
+        if args.table:
+            raise ShopLakeError("--reprocess takes one table; leave out --table")
+        report = reprocess(settings, args.reprocess, progress=not args.quiet, wait=wait)
+    else:
+        report = ingest_all(settings, tables=args.table or None, progress=not args.quiet, wait=wait)
+    report.print()
     return 1 if report.failed_files else 0
 
 
@@ -266,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ingest", _cmd_ingest, "Validate landed exports against their contracts and write the raw lake.")
     p.add_argument("--table", action="append", help="only this table (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-wait", action="store_true", help="exit at once if another ingest holds the lock")
+    p.add_argument(
+        "--reprocess", metavar="TABLE", default=None,
+        help="rebuild TABLE's raw and quarantine from the landed files its ledger names (after a contract change)",
+    )  # fmt: skip
 
     p = add("transform", _cmd_transform, "Run `dbt build` in-process and publish a snapshot for readers.")
     p.add_argument("--select", default=None, help="dbt selection (default: everything)")

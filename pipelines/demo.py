@@ -6,7 +6,7 @@ import time
 
 from .analytics.forecast import write_sales_forecast
 from .batch.ingest import ingest_all
-from .batch.ledger import read_ledger
+from .batch.ledger import ledger_totals
 from .errors import ShopLakeError
 from .generate.batch import exports_exist, generate_exports
 from .lake import Lake
@@ -34,7 +34,7 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42, 
         print(f"1/6 generating exports (scale {scale}, seed {seed})")
         print("    " + generate_exports(lake.root, scale=scale, seed=seed).summary())
     print("2/6 ingesting exports")
-    report = ingest_all(lake.root)
+    report = ingest_all(settings)
     print(report.render())
     print(f"3/6 clickstream: {click_events:,} simulated events through the broker into the lake")
     if click_events:
@@ -65,6 +65,13 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42, 
     return quality.exit_code
 
 
+def ledger_summary(lake: Lake) -> tuple[list[str], list[tuple[object, ...]]]:
+    """Rows in, landed and quarantined per table, from the ledger's current records (not a folder glob)."""
+    totals = ledger_totals(lake)
+    rows = [(table, t["rows_in"], t["landed"], t["quarantined"]) for table, t in totals.items()]
+    return ["table", "rows_in", "landed", "quarantined"], rows
+
+
 def stream_demo_clicks(settings: Settings, lake: Lake, events: int, *, seed: int) -> str:
     """Simulate sessions into the broker and land them with the exactly-once writer.
 
@@ -89,17 +96,6 @@ def stream_demo_clicks(settings: Settings, lake: Lake, events: int, *, seed: int
         if started_here:
             stop_broker(settings)
     return f"{sim.summary()}; {stats.summary()}"
-
-
-def ledger_summary(lake: Lake) -> tuple[list[str], list[tuple[str, int, int, int]]]:
-    """Rows in, landed and quarantined per table over every ingested file (readers' SQL cannot read files)."""
-    totals: dict[str, list[int]] = {}
-    for record in read_ledger(lake):
-        counts = totals.setdefault(record.table, [0, 0, 0])
-        counts[0] += record.rows_in
-        counts[1] += record.rows_landed
-        counts[2] += record.rows_quarantined
-    return ["table", "rows_in", "landed", "quarantined"], [(t, *c) for t, c in sorted(totals.items())]
 
 
 TOP_CUSTOMERS_SQL = """

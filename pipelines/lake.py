@@ -2,11 +2,19 @@
 
 Layout (all under `SHOPLAKE_LAKE_DIR`):
 
-    landing/<table>/*.csv                 incoming batch exports
+    landing/<table>/*.csv                 incoming batch exports (input; never modified by ShopLake)
+    landing/<table>/_extracts/*.parquet   frames landed through the API (`land_frame`), kept for --reprocess
     landing/_ground_truth/                generator's labelled anomalies (for scoring)
-    raw/<table>/[<part>=<value>/]*.parquet  contract-checked rows, one file per source file and partition
-    quarantine/<table>/*.parquet          rejected rows with reason, source file and line
-    ledger/<table>/<sha256>.json          one record per ingested source file (idempotency + counts)
+    raw/<table>/[<part>=<value>/]<stem>-<sha12>-<attempt>.parquet
+                                          contract-checked rows: one file per source file (and partition)
+                                          and ingest attempt; only those a ledger record lists are committed
+    quarantine/<table>/<stem>-<sha12>-<attempt>.parquet
+                                          rejected rows with reason, source file and physical line
+    ledger/<table>/<sha256>.json          one record per ingested source file: the commit point, listing
+                                          its outputs (epoch 0)
+    ledger/<table>/EPOCH                  the table's current ledger epoch (absent = 0); written last by
+                                          `shoplake ingest --reprocess`
+    ledger/<table>/epoch-<n>/<sha256>.json  the records of epoch n > 0
     warehouse/shoplake.duckdb             dbt's DuckDB database (single writer)
     serving/                              published read-only snapshots for readers
     results/<table>/<run_id>.parquet      what ShopLake computes in Python: dq_results, sales_forecast,
@@ -22,29 +30,19 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     reports/<target>/                     `shoplake report` output (<report>.<md|csv|html> + index page)
     docs/                                 `shoplake docs`: the generated dbt docs site
 
-Every file is written under a temporary name in the same folder and renamed into place,
-so a reader globbing `*.parquet` never sees half a file.
+How files are written is `pipelines/storage.py`; which files are committed is `pipelines/catalog.py`.
 """
 
 from __future__ import annotations
 
-import ctypes
-import json
-import os
 import re
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-TMP_SUFFIX = ".tmp"
-
 CLICKSTREAM_TABLE = "clickstream_events"
+EPOCH_DIR_PREFIX = "epoch-"
 _STREAM_NAME = re.compile(r"^(?P<topic>.+)__p(?P<partition>\d{3,})__(?P<first>\d{12,})-(?P<last>\d{12,})$")
 # Name markers of compaction folders (kept under state/, because DuckDB's `**` enters dot-folders).
 _COMPACT_STAGING = ".compact-"
@@ -107,11 +105,12 @@ class Lake:
             return []
         return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
-    def raw_files(self, table: str) -> list[Path]:
-        """The table's complete Parquet files (temporary files are hidden and never match)."""
-        return sorted(p for p in self.raw_dir(table).rglob("*.parquet") if not p.name.startswith("."))
-
     def raw_glob(self, table: str) -> str:
+        """Every Parquet file under the table's folder, committed or not: for diagnostics and tests.
+
+        Readers use `pipelines.catalog.committed_files` instead (a crashed ingest's leftovers match
+        this glob until the next ingest removes them).
+        """
         return str(self.raw_dir(table) / "**" / "*.parquet")
 
     def quarantine_dir(self, table: str) -> Path:
@@ -120,15 +119,54 @@ class Lake:
     def quarantine_file(self, table: str, name: str) -> Path:
         return self.quarantine_dir(table) / f"{name}.parquet"
 
+    def extracts_dir(self, table: str) -> Path:
+        """Frames landed through the API (not CSV exports), kept so `--reprocess` can read them again."""
+        return self.landing_dir(table) / "_extracts"
+
     @property
     def ledger_root(self) -> Path:
         return self.root / "ledger"
 
-    def ledger_file(self, table: str, sha256: str) -> Path:
-        return self.ledger_root / table / f"{sha256}.json"
+    def ledger_table_dir(self, table: str) -> Path:
+        return self.ledger_root / table
 
-    def ledger_glob(self) -> str:
-        return str(self.ledger_root / "*" / "*.json")
+    def ledger_dir(self, table: str, epoch: int = 0) -> Path:
+        """Where the records of one ledger epoch of a table live (epoch 0 directly in the table's folder)."""
+        base = self.ledger_table_dir(table)
+        return base if epoch == 0 else base / f"{EPOCH_DIR_PREFIX}{epoch}"
+
+    def ledger_file(self, table: str, sha256: str, epoch: int = 0) -> Path:
+        return self.ledger_dir(table, epoch) / f"{sha256}.json"
+
+    def ledger_epoch_file(self, table: str) -> Path:
+        """The pointer to the table's current ledger epoch: the commit point of a reprocess."""
+        return self.ledger_table_dir(table) / "EPOCH"
+
+    def ledger_epochs(self, table: str) -> list[int]:
+        """Epochs that have a records folder (0 when the table has a ledger folder at all)."""
+        base = self.ledger_table_dir(table)
+        if not base.is_dir():
+            return []
+        epochs = [0]
+        for entry in base.iterdir():
+            suffix = entry.name.removeprefix(EPOCH_DIR_PREFIX)
+            if entry.is_dir() and entry.name.startswith(EPOCH_DIR_PREFIX) and suffix.isdigit():
+                epochs.append(int(suffix))
+        return sorted(epochs)
+
+    def ledger_tables(self) -> list[str]:
+        """Tables with a batch ledger folder (the stream's checkpoints live under `_stream`)."""
+        if not self.ledger_root.is_dir():
+            return []
+        return sorted(p.name for p in self.ledger_root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+    def rel(self, path: Path) -> str:
+        """A lake file's path relative to the lake root, as ledger records list it (posix)."""
+        return path.relative_to(self.root).as_posix()
+
+    def path(self, rel: str) -> Path:
+        """The file a lake-relative path names."""
+        return self.root / rel
 
     # -- warehouse and serving -------------------------------------------------------------
     @property
@@ -176,9 +214,19 @@ class Lake:
         return self.state_dir / f"{name}.log"
 
     # -- stream ----------------------------------------------------------------------------
+    def stream_checkpoint_dir(self, table: str) -> Path:
+        return self.ledger_root / "_stream" / table
+
     def stream_checkpoint(self, table: str, topic: str) -> Path:
         """Commit point of the stream writer: the next offset per partition that the lake holds."""
-        return self.ledger_root / "_stream" / table / f"{topic}.json"
+        return self.stream_checkpoint_dir(table) / f"{topic}.json"
+
+    def stream_tables(self) -> list[str]:
+        """Tables the stream writer has recorded a checkpoint for."""
+        base = self.ledger_root / "_stream"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def stream_partition_dir(self, table: str, event_date: str) -> Path:
         return self.raw_dir(table) / f"event_date={event_date}"
@@ -191,10 +239,6 @@ class Lake:
 
     def stream_file(self, table: str, event_date: str, file_id: StreamFileId) -> Path:
         return self.raw_file(table, file_id.name, ("event_date", event_date))
-
-    def stream_empty_file(self, table: str) -> Path:
-        """Zero-row file so the table's glob matches (and has a schema) before any event arrives."""
-        return self.raw_file(table, "_empty", ("event_date", "1970-01-01"))
 
     def compaction_dir(self, table: str) -> Path:
         """Where compaction builds and retires date partitions: outside the table's glob."""
@@ -262,100 +306,23 @@ class Lake:
             self.state_dir,
         ):
             path.mkdir(parents=True, exist_ok=True)
-        empty = self.stream_empty_file(CLICKSTREAM_TABLE)
-        if not empty.exists():
-            from .stream.contract import empty_events_frame
-
-            write_parquet_atomic(empty_events_frame(), empty)
         from .results import ensure_results
 
         ensure_results(self)
         return self
 
 
-def temp_path(path: Path) -> Path:
-    """A fresh temporary name beside `path`, for a file that `publish_file` renames into place."""
-    # Hidden and without the final suffix, so `*.parquet` / `*.json` globs never match it.
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}")
+# The write mechanics moved to `pipelines.storage`; these names are forwarded for code that still
+# imports them from here (other branches in flight). New code imports them from storage.
+_MOVED_TO_STORAGE = frozenset({
+    "TMP_SUFFIX", "temp_path", "publish_file", "atomic_path", "exchange_dirs", "write_parquet_atomic",
+    "write_text_atomic", "write_json_atomic", "append_jsonl",
+})  # fmt: skip
 
 
-def publish_file(tmp: Path, path: Path) -> None:
-    """fsync `tmp` and rename it to `path`: readers see the whole file or none of it."""
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_STORAGE:
+        from . import storage
 
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success fsync it and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        yield tmp
-        publish_file(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def exchange_dirs(a: Path, b: Path) -> None:
-    """Swap two folders in one atomic step, so a reader lists either the old or the new content.
-
-    Linux `renameat2(RENAME_EXCHANGE)`; elsewhere two renames (a reader may briefly see neither).
-    """
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        at_fdcwd, rename_exchange = -100, 2
-        if libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-            _fsync_dir(a.parent)
-            return
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), str(a))
-    parked = a.with_name(f".{a.name}.swap-{uuid.uuid4().hex[:8]}")
-    os.rename(a, parked)
-    os.rename(b, a)
-    os.rename(parked, b)
-    _fsync_dir(a.parent)
-
-
-def write_parquet_atomic(df: pl.DataFrame, path: Path) -> Path:
-    """Write `df` as one Parquet file that appears all at once.
-
-    Snappy: fast, and the Parquet codec every reader supports, Snowflake's COPY INTO included.
-    """
-    with atomic_path(path) as tmp:
-        df.write_parquet(tmp, compression="snappy", statistics=True)
-    return path
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
-
-
-def append_jsonl(path: Path, record: dict[str, Any]) -> Path:
-    """Append one JSON line; a single O_APPEND write, so concurrent writers never interleave lines."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return path
-
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> Path:
-    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+        return getattr(storage, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -62,7 +62,7 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltLake]:
     settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(root)})
     dataset = build_dataset(TINY_SCALE, SEED)
     write_exports(dataset, lake, scale=TINY_SCALE, seed=SEED)
-    report = ingest_all(root, progress=False)
+    report = ingest_all(settings, progress=False)
     assert not report.failed_files
     _seed_clickstream(lake)
     result = run_dbt_build(settings, progress=False)

@@ -72,10 +72,45 @@ class PromotedLake:
     port: int
 
 
+def commit_raw_file(lake: Lake, table: str, path: Path, rows: int | None = None) -> Path:
+    """Commit a raw file a test wrote directly (a stand-in for a buggy or older writer): a ledger
+    record of its own lists it, so readers of committed files see it as they would a landed export."""
+    import datetime as dt
+    import hashlib
+
+    import polars as pl
+
+    from pipelines.batch.ledger import LedgerRecord, write_ledger_record
+
+    rows = pl.scan_parquet(path).select(pl.len()).collect().item() if rows is None else rows
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+    write_ledger_record(lake, LedgerRecord(
+        table=table, source_file=path.name, sha256=hashlib.sha256(lake.rel(path).encode()).hexdigest(),
+        size_bytes=path.stat().st_size, rows_in=rows, rows_landed=rows, rows_quarantined=0, ingested_at=now,
+        duration_s=0.0, outputs=[lake.rel(path)],
+    ))  # fmt: skip
+    return path
+
+
+def commit_stream_files(lake: Lake, table: str, topic: str) -> None:
+    """Cover every stream file of `topic` under raw/<table>/ with the stream checkpoint (files a test wrote)."""
+    from pipelines.lake import StreamFileId
+    from pipelines.stream.writer import read_checkpoint, write_checkpoint
+
+    next_offsets = read_checkpoint(lake, table, topic)
+    for path in lake.raw_dir(table).glob("*/*.parquet"):
+        file_id = StreamFileId.parse(path.stem)
+        if file_id is not None and file_id.topic == topic:
+            next_offsets[file_id.partition] = max(next_offsets.get(file_id.partition, 0), file_id.last_offset + 1)
+    write_checkpoint(lake, table, topic, next_offsets)
+
+
 def copy_lake(source: Lake, root: Path, *, snapshot: bool) -> Lake:
-    """A lake of our own with the source's raw Parquet (and its published DuckDB snapshot)."""
+    """A lake of our own with the source's raw Parquet and the ledger that commits it (and its published
+    DuckDB snapshot)."""
     lake = Lake(root).ensure()
     shutil.copytree(source.root / "raw", lake.root / "raw", dirs_exist_ok=True)
+    shutil.copytree(source.ledger_root, lake.ledger_root, dirs_exist_ok=True)
     if snapshot:
         snapshot_id = current_snapshot_id(source)
         assert snapshot_id, "the session lake has no published DuckDB build"

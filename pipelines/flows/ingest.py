@@ -19,7 +19,7 @@ def ingest_batch_step() -> dict[str, Any]:
     """Ingest new exports (the ledger skips files already landed); counts go to an artifact."""
     settings = get_settings()
     logger = get_run_logger()
-    report = ingest_all(settings.lake_dir, progress=False)
+    report = ingest_all(settings, progress=False)
     landed = [f for f in report.files if f.status == "landed"]
     rows = [
         {"file": f"{f.table}/{f.path.name}", "status": f.status, "rows_in": f.rows_in,

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import duckdb
 
+from ..catalog import committed_files, tables
 from ..lake import Lake
 from .status import CheckStatus
 
-# source -> SQL for (day, rows) over its raw Parquet; {glob} and {orders} are filled in.
+# source -> SQL for (day, rows) over its committed raw Parquet files (lists bound as parameters).
 DAY_SQL = {
     "orders": "select order_date as day, count(*) as n from read_parquet(?, hive_partitioning = true, "
     "union_by_name = true) group by 1",
@@ -78,15 +79,16 @@ def volume_band(
 
 
 def daily_counts(lake: Lake, source: str) -> dict[dt.date, int]:
-    """Rows per day for one source's raw Parquet (empty when the source has no files)."""
-    raw = lake.raw_dir(source)
-    if not raw.exists() or not any(raw.rglob("*.parquet")):
+    """Rows per day for one source's committed raw Parquet (empty when the source has none)."""
+    files = [str(p) for p in committed_files(lake, source)]
+    if not files:
         return {}
-    params: list[str] = [lake.raw_glob(source)]
+    params: list[list[str]] = [files]
     if source == "order_items":
-        if not any(lake.raw_dir("orders").rglob("*.parquet")):
+        orders = [str(p) for p in committed_files(lake, "orders")]
+        if not orders:
             return {}
-        params.append(lake.raw_glob("orders"))
+        params.append(orders)
     with duckdb.connect() as con:
         rows = con.execute(DAY_SQL[source], params).fetchall()
     return {day: int(n) for day, n in rows if day is not None}
@@ -97,10 +99,11 @@ def check_volume(
 ) -> list[VolumeResult]:
     """One result per source: is the latest day's (or `as_of`'s) row count inside its band?"""
     results = []
+    known = set(tables(lake))
     for source in sources or tuple(DAY_SQL):
-        counts = daily_counts(lake, source)
+        counts = daily_counts(lake, source) if source in known else {}
         if not counts:
-            if (lake.raw_dir(source)).exists():
+            if source in known:
                 results.append(VolumeResult(source, as_of, 0, None, None, None, 0, CheckStatus.SKIP))
             continue
         day = as_of or max(counts)

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 import numpy as np
 import polars as pl
 
+from ..catalog import read_committed
 from ..errors import ShopLakeError
 from ..lake import Lake
 from .contract import CHANNELS, DEVICES
@@ -77,9 +78,9 @@ def load_catalog(lake: Lake, customers: int = 10_000, products: int = 1_000) -> 
     """Customers and products from the lake when ingested; otherwise the given counts."""
     fallback = Catalog.synthetic(customers, products)
     try:
-        cust = pl.read_parquet(lake.raw_glob("customers"), columns=["customer_id"], hive_partitioning=True)
-        prod = pl.read_parquet(lake.raw_glob("products"), columns=["product_id", "category_id"], hive_partitioning=True)
-    except Exception:  # no batch data yet: nothing to read is the normal first-run case
+        cust = read_committed(lake, "customers", ["customer_id"])
+        prod = read_committed(lake, "products", ["product_id", "category_id"])
+    except (KeyError, OSError, pl.exceptions.PolarsError):  # no such contract, or an unreadable file
         return fallback
     if cust.is_empty() or prod.is_empty():
         return fallback

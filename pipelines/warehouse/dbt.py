@@ -7,6 +7,7 @@ lock (`locks.WAREHOUSE`): the CLI, the demo and the Prefect flows all pass throu
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -15,8 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import locks
+from ..batch.contract import Contract, load_contracts
 from ..lake import Lake
 from ..settings import REPO_ROOT, Settings
 from .serving import publish_snapshot, release_dbt_duckdb
@@ -68,6 +71,28 @@ class DbtResult:
         if self.error:
             lines.append(f"  error: {self.error}")
         return "\n".join(lines)
+
+
+def contract_vars(contracts: dict[str, Contract] | None = None) -> dict[str, Any]:
+    """dbt vars derived from the batch contracts: per table its primary key and version column.
+
+    One source of truth: what a contract declares as the key is the key staging deduplicates on
+    (`latest_row_per_key`). dbt_project.yml holds the same values for the shipped contracts, so
+    plain `dbt` runs (and sqlfluff) see them too.
+    """
+    contracts = load_contracts() if contracts is None else contracts
+    return {
+        "contracts": {
+            table: {"primary_key": list(c.primary_key), "version_column": c.version_column}
+            for table, c in sorted(contracts.items())
+        }
+    }
+
+
+def dbt_vars(settings: Settings) -> dict[str, Any]:
+    """Every var `shoplake` passes to dbt (`--vars`). The same input gives the same text, so dbt's
+    partial parsing (which re-parses everything when vars change) keeps working between builds."""
+    return contract_vars()
 
 
 @contextmanager
@@ -147,6 +172,7 @@ def invoke_dbt(
     cli_args = [
         *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR), "--target", target,
         "--target-path", str(artifacts / "target"), "--log-path", str(artifacts / "logs"), "--quiet",
+        "--vars", json.dumps(dbt_vars(settings), sort_keys=True),
     ]  # fmt: skip
     callbacks = [_progress_printer()] if progress else []
     holder = command or "dbt " + " ".join(a for a in args[:2] if not a.startswith("-"))

@@ -1,6 +1,8 @@
 """`shoplake promote`: load the lake's raw Parquet into Snowflake's RAW schema, then `dbt build` there.
 
-Protocol per raw table (any folder under `lake/raw/`, so new tables need no new code):
+Protocol per raw table (every table of `pipelines/catalog.py`: one per contract, plus the stream
+tables), over the lake's COMMITTED files only (listed by the ingestion ledger or covered by the
+stream checkpoint), so a crashed or running ingest's files are never promoted:
 1. create `RAW.<table>` from its contract (or from the Parquet schema when it has none) if missing;
 2. check every lake file's columns against the table: new columns are added as nullable columns
    (or, with `on_new_column="refuse"`, the table is refused) and a type conflict refuses the table,
@@ -12,6 +14,13 @@ Protocol per raw table (any folder under `lake/raw/`, so new tables need no new 
 Snowflake's load history skips a file that was loaded before, so a run killed anywhere (after PUT,
 after COPY) resumes without duplicates; the manifest additionally survives the loss of the
 stage or of load history (fakesnow restarts, Snowflake's 64-day load metadata window).
+
+When the manifest lists files of a batch table that the lake no longer commits (the table was
+rebuilt by `shoplake ingest --reprocess`, or an old lake's uncommitted leftovers were promoted before
+they were cleaned up), the table is rebuilt: its committed files are uploaded to a fresh stage folder,
+and in ONE transaction RAW.<table> is emptied, loaded from that folder, and the manifest and the
+table's stage folder (`RAW._SHOPLAKE_STAGE_FOLDERS`) are replaced. Snowflake readers see the old
+rows or the new ones, as lake readers do.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import catalog
 from ..batch.contract import load_contracts
 from ..console import number, render, table
 from ..errors import ShopLakeError
@@ -35,6 +45,7 @@ from .snowflake import RAW_SCHEMA, Target, connect, quote, resolve_target
 
 STAGE = "SHOPLAKE_LAKE"  # internal stage in RAW, referenced unqualified after `use schema RAW`
 MANIFEST = f"{RAW_SCHEMA}._SHOPLAKE_LOADED_FILES"
+STAGE_FOLDERS = f"{RAW_SCHEMA}._SHOPLAKE_STAGE_FOLDERS"  # table -> its folder on the stage (after a rebuild)
 
 CONTRACT_TYPES = {
     "bigint": "NUMBER(38,0)", "double": "FLOAT", "string": "VARCHAR", "date": "DATE",
@@ -150,10 +161,10 @@ def _log(message: str, progress: bool) -> None:
 
 
 def lake_files(lake: Lake, table: str) -> list[LakeFile]:
-    """The table's Parquet files with row counts and schemas from their footers (no data read)."""
+    """The table's committed Parquet files with row counts and schemas from their footers (no data read)."""
     out = []
     base = lake.raw_dir(table)
-    for path in lake.raw_files(table):
+    for path in catalog.committed_files(lake, table):
         try:
             meta = pq.read_metadata(path)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -206,6 +217,14 @@ def ensure_raw(cur) -> None:
         f"create table if not exists {MANIFEST} (table_name varchar, file_path varchar, status varchar, "
         "rows_loaded number(38,0), promoted_at timestamp_ntz)"
     )
+    cur.execute(f"create table if not exists {STAGE_FOLDERS} (table_name varchar, folder varchar)")
+
+
+def stage_folder(cur, table: str) -> str:
+    """The table's folder on the stage: its own name, or the fresh folder of its last rebuild."""
+    cur.execute(f"select folder from {STAGE_FOLDERS} where table_name = %s", (table,))
+    row = cur.fetchone()
+    return str(row[0]) if row else table
 
 
 def table_columns(cur, table: str) -> dict[str, str]:
@@ -252,7 +271,7 @@ def plan_columns(table: str, existing: dict[str, str], files: list[LakeFile]) ->
 
 
 def staged_files(cur, table: str) -> set[str]:
-    """Paths under @STAGE/<table>/ that are already uploaded."""
+    """Paths under @STAGE/<table>/ (a table's stage folder) that are already uploaded."""
     # The whole stage, filtered here: fakesnow's LIST takes no path (Snowflake's does).
     cur.execute(f"list @{STAGE}")
     out = set()
@@ -269,27 +288,32 @@ def manifest_files(cur, table: str) -> set[str]:
     return {str(r[0]) for r in cur.fetchall()}
 
 
-def upload(cur, table: str, files: list[LakeFile]) -> int:
-    """PUT each file to @STAGE/<table>/<its lake folder>/; existing stage files are not overwritten."""
+def upload(cur, table: str, files: list[LakeFile], *, folder: str | None = None) -> int:
+    """PUT each file to @STAGE/<folder>/<its lake folder>/ (folder: the table's name by default);
+    existing stage files are not overwritten."""
     for f in files:
-        folder = f.rel.rsplit("/", 1)[0] + "/" if "/" in f.rel else ""
+        sub = f.rel.rsplit("/", 1)[0] + "/" if "/" in f.rel else ""
         uri = f.path.resolve().as_uri().replace("'", "\\'")
-        cur.execute(f"put '{uri}' @{STAGE}/{table}/{folder} auto_compress=false overwrite=false parallel=4")
+        cur.execute(f"put '{uri}' @{STAGE}/{folder or table}/{sub} auto_compress=false overwrite=false parallel=4")
     return len(files)
 
 
-def copy_files(cur, table: str, rels: list[str], *, into: str | None = None) -> dict[str, tuple[str, int]]:
+def copy_files(
+    cur, table: str, rels: list[str], *, into: str | None = None, folder: str | None = None, force: bool = False
+) -> dict[str, tuple[str, int]]:
     """COPY the table's stage folder into RAW.<table>; returns stage path -> (status, rows loaded).
 
     One statement for the whole folder: Snowflake's load history reports files it loaded before as
     LOAD_SKIPPED, so only new files load. (FILES=(...) would be narrower, but fakesnow rejects it
     for internal stages.) Not a transaction on its own: `load_table` wraps it with the manifest insert.
     """
+    folder = folder or table
     cur.execute(
-        f"copy into {into or f'{RAW_SCHEMA}.{quote(table)}'} from @{STAGE}/{table}/ "
+        f"copy into {into or f'{RAW_SCHEMA}.{quote(table)}'} from @{STAGE}/{folder}/ "
         "file_format = (type = parquet) match_by_column_name = case_insensitive on_error = abort_statement"
+        + (" force = true" if force else "")
     )
-    prefix = f"/{table}/"
+    prefix = f"/{folder}/"
     results: dict[str, tuple[str, int]] = {}
     for row in cur.fetchall():
         if len(row) < 4:  # the single "Copy executed with 0 files processed." row
@@ -329,7 +353,7 @@ def ensure_scratch(cur, table: str) -> None:
 
 
 def load_table(
-    cur, table: str, rels: list[str], *, key: tuple[str, ...] | None = None
+    cur, table: str, rels: list[str], *, key: tuple[str, ...] | None = None, folder: str | None = None
 ) -> tuple[dict[str, tuple[str, int]], int | None]:
     """COPY and record in the manifest atomically: one transaction per table.
 
@@ -341,11 +365,11 @@ def load_table(
     try:
         inserted = None
         if key is None:
-            results = copy_files(cur, table, rels)
+            results = copy_files(cur, table, rels, folder=folder)
         else:
             scratch = scratch_table(table)
             cur.execute(f"delete from {scratch}")
-            results = copy_files(cur, table, rels, into=scratch)
+            results = copy_files(cur, table, rels, into=scratch, folder=folder)
             columns = ", ".join(quote(c) for c in table_columns(cur, table))
             partition = ", ".join(quote(k) for k in key)
             match = " and ".join(f"r.{quote(k)} = l.{quote(k)}" for k in key)
@@ -372,6 +396,37 @@ def load_table(
         cur.execute("rollback")
         raise
     return results, inserted
+
+
+def rebuild_table(cur, table: str, files: list[LakeFile]) -> int:
+    """Replace RAW.<table> with exactly the lake's committed files, in one transaction; returns rows loaded.
+
+    The files go to a fresh stage folder first (the old folder still holds files the lake dropped,
+    and COPY reads a whole folder), so the load sees exactly the committed set.
+    """
+    folder = f"{table}~{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}"
+    upload(cur, table, files, folder=folder)
+    cur.execute("begin")
+    try:
+        cur.execute(f"delete from {RAW_SCHEMA}.{quote(table)}")
+        cur.execute(f"delete from {MANIFEST} where table_name = %s", (table,))
+        results = copy_files(cur, table, [f.rel for f in files], folder=folder, force=True)
+        failed = {r: st for r, (st, _) in results.items() if st != "LOADED"}
+        if failed:
+            raise ShopLakeError(f"rebuilding RAW.{table.upper()}: COPY did not load {len(failed)} file(s): {failed}")
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        cur.executemany(
+            f"insert into {MANIFEST} (table_name, file_path, status, rows_loaded, promoted_at) "
+            "values (%s, %s, %s, %s, %s)",
+            [(table, f.rel, *results[f.rel], now) for f in files],
+        )
+        cur.execute(f"delete from {STAGE_FOLDERS} where table_name = %s", (table,))
+        cur.execute(f"insert into {STAGE_FOLDERS} (table_name, folder) values (%s, %s)", (table, folder))
+        cur.execute("commit")
+    except BaseException:
+        cur.execute("rollback")
+        raise
+    return sum(rows for _, rows in results.values())
 
 
 def count_rows(cur, table: str) -> int:
@@ -416,11 +471,24 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
         result.added_columns.append(f"{name} {sf_type}")
 
     done = manifest_files(cur, table)
-    pending = [f for f in files if f.rel not in done]
-    result.skipped_files = len(files) - len(pending)
+    key = row_identity(files)
+    dropped = done - {f.rel for f in files}
+    if dropped and key is None:  # batch files are never rewritten: the lake replaced this table's set
+        result.loaded_rows = rebuild_table(cur, table, files)
+        result.uploaded = result.loaded_files = len(files)
+        result.message = (
+            f"rebuilt RAW.{table.upper()}: {len(dropped)} promoted file(s) are no longer in the lake "
+            "(the table was reprocessed); loaded its committed files again"
+        )
+        _log(f"{table}: {result.message}", progress)
+        pending = []
+    else:
+        pending = [f for f in files if f.rel not in done]
+        result.skipped_files = len(files) - len(pending)
+    folder = stage_folder(cur, table)
     _log(f"{table}: {len(files)} lake file(s), {len(pending)} not yet promoted", progress)
     if pending:
-        staged = staged_files(cur, table)
+        staged = staged_files(cur, folder)
         to_upload = [f for f in pending if f.rel not in staged]
         result.already_staged = len(pending) - len(to_upload)
         started = time.monotonic()
@@ -430,15 +498,14 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
             to_upload = [f for f in to_upload if f not in vanished]
             result.message = f"{len(vanished)} file(s) disappeared from the lake during promotion; run it again"
         for i, f in enumerate(to_upload, 1):
-            upload(cur, table, [f])
+            upload(cur, table, [f], folder=folder)
             if progress and (i == len(to_upload) or i % 25 == 0):
                 _log(f"{table}: uploaded {i}/{len(to_upload)} ({time.monotonic() - started:.1f}s)", progress)
         result.uploaded = len(to_upload)
         rels = [f.rel for f in pending]
-        key = row_identity(files)
         if key is not None:
             ensure_scratch(cur, table)
-        results, inserted = load_table(cur, table, rels, key=key)
+        results, inserted = load_table(cur, table, rels, key=key, folder=folder)
         for status, rows in (results[r] for r in rels):
             if status == "LOADED":
                 result.loaded_files += 1
@@ -477,7 +544,7 @@ def promote(
     lake = Lake(settings.lake_dir)
     resolved: Target = resolve_target(settings, target)
     report = PromotionReport(target=target)
-    names = [t for t in lake.raw_tables() if not tables or t in tables]
+    names = [t for t in catalog.tables(lake) if not tables or t in tables]
     con = connect(resolved)
     try:
         cur = con.cursor()

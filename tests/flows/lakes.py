@@ -9,6 +9,8 @@ import polars as pl
 from pipelines.generate.batch import generate_exports
 from pipelines.lake import Lake, write_parquet_atomic
 
+from ..helpers import commit_raw_file
+
 SCALE = 0.01  # ~10k orders: a dbt build takes a few seconds
 BROKEN_TEST = "accepted_values_stg_shop__orders_order_status"
 
@@ -34,4 +36,4 @@ def add_order_with_unknown_status(lake: Lake) -> Path:
         pl.lit("lost_in_transit").alias("order_status"),
         pl.lit("orders-buggy-writer.csv").alias("_source_file"),
     )
-    return write_parquet_atomic(bad, files[0].with_name("orders-buggy-writer.parquet"))
+    return commit_raw_file(lake, "orders", write_parquet_atomic(bad, files[0].with_name("orders-buggy-writer.parquet")))

@@ -14,6 +14,7 @@ from pipelines.lake import Lake, write_parquet_atomic
 from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
 
+from ..helpers import commit_raw_file
 from .lakes import BROKEN_TEST, add_order_with_unknown_status
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -162,9 +163,12 @@ def test_promote_fails_naming_the_table_that_did_not_load(tmp_path, monkeypatch)
     lake = Lake(tmp_path / "lake").ensure()
     good = pl.DataFrame({"category_id": [1, 2], "category_name": ["Books", "Games"], "_source_line": [2, 3],
                          "_source_file": ["categories.csv"] * 2})  # fmt: skip
-    write_parquet_atomic(good, lake.raw_file("categories", "categories-0123456789ab"))
+    good_path = write_parquet_atomic(good, lake.raw_file("categories", "categories-0123456789ab"))
+    commit_raw_file(lake, "categories", good_path)
     lake.raw_dir("products").mkdir(parents=True)
-    (lake.raw_dir("products") / "products-ba9876543210.parquet").write_bytes(b"not parquet at all")
+    broken = lake.raw_dir("products") / "products-ba9876543210.parquet"
+    broken.write_bytes(b"not parquet at all")
+    commit_raw_file(lake, "products", broken, rows=0)
     monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(lake.root))
     monkeypatch.setenv("SHOPLAKE_FLOW_RETRY_DELAY_SECONDS", "0")
     settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake.root)})

@@ -26,7 +26,7 @@ def quality_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("quality") / "lake"
     generate_exports(root, scale=TINY_SCALE, seed=SEED)
     with contextlib.redirect_stdout(sys.stderr):
-        ingest_all(root, progress=False)
+        ingest_all(Settings(lake_dir=root), progress=False)
         result = run_dbt_build(Settings(lake_dir=root), target="dev", progress=False)
     assert result.success, result.summary()
     return root

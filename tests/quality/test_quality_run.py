@@ -16,6 +16,8 @@ from pipelines.results import DQ_RESULTS, read_results
 from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
 
+from ..helpers import commit_raw_file
+
 
 def test_clean_lake_passes_and_records_every_check(lake_copy: Settings) -> None:
     report = run_quality(lake_copy)
@@ -99,7 +101,7 @@ def test_failing_error_test_exits_nonzero_with_stored_failing_rows(lake_copy: Se
     bad = template.with_columns(
         (pl.col("order_id") + 10_000_000).alias("order_id"), pl.lit("lost_in_transit").alias("order_status")
     )
-    write_parquet_atomic(bad, first.with_name("orders-buggy-writer.parquet"))
+    commit_raw_file(lake, "orders", write_parquet_atomic(bad, first.with_name("orders-buggy-writer.parquet")))
     # The copied warehouse's staging views still read the original lake: point them at this copy.
     assert invoke_dbt(lake_copy, ["run", "--select", "staging"], progress=False).success
 

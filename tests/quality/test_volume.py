@@ -10,6 +10,8 @@ import polars as pl
 from pipelines.lake import Lake, write_parquet_atomic
 from pipelines.quality.volume import check_volume, volume_band
 
+from ..helpers import commit_raw_file
+
 TODAY = dt.date(2026, 10, 31)  # a Saturday
 WEEKDAY = [0.9, 0.9, 0.95, 1.0, 1.1, 1.2, 1.05]
 
@@ -28,7 +30,7 @@ def _land_orders(lake: Lake, counts: dict[dt.date, int]) -> None:
     days = [day for day, n in counts.items() for _ in range(n)]
     df = pl.DataFrame({"order_id": range(1, len(days) + 1), "order_date": days})
     df = df.with_columns(pl.lit(dt.datetime(2026, 11, 1)).alias("_ingested_at"))
-    write_parquet_atomic(df, lake.raw_file("orders", "orders-test"))
+    commit_raw_file(lake, "orders", write_parquet_atomic(df, lake.raw_file("orders", "orders-test")))
 
 
 def test_band_follows_the_weekday() -> None:

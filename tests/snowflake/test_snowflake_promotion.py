@@ -27,6 +27,8 @@ from pipelines.warehouse.promote import (
 )
 from pipelines.warehouse.snowflake import connect, resolve_target
 
+from ..helpers import commit_raw_file, commit_stream_files
+
 pytestmark = pytest.mark.slow
 
 
@@ -108,7 +110,9 @@ def test_new_column_is_refused_or_added_and_never_half_loaded(fresh_snowsim) -> 
         "category_id": [901, 902], "category_name": ["Drones", "Vinyl"], "category_group": ["tech", "music"],
         "_source_line": [2, 3], "_source_file": ["categories_v2.csv"] * 2,
     }).with_columns(pl.lit(None, dtype=pl.Datetime("us")).alias("_ingested_at"))  # fmt: skip
-    write_parquet_atomic(drifted, lake.raw_file("categories", "categories_v2-0123456789ab"))
+    commit_raw_file(
+        lake, "categories", write_parquet_atomic(drifted, lake.raw_file("categories", "categories_v2-0123456789ab"))
+    )
 
     refused = promote(settings, "snowsim", tables=["categories"], on_new_column="refuse", build=False, progress=False)
     t = refused.tables[0]
@@ -135,7 +139,9 @@ def test_new_column_is_refused_or_added_and_never_half_loaded(fresh_snowsim) -> 
 
     # A type conflict (ids as text) refuses the whole table before anything loads.
     bad = drifted.with_columns(pl.col("category_id").cast(pl.String) + "x")
-    write_parquet_atomic(bad, lake.raw_file("categories", "categories_v3-ba9876543210"))
+    commit_raw_file(
+        lake, "categories", write_parquet_atomic(bad, lake.raw_file("categories", "categories_v3-ba9876543210"))
+    )
     conflict = promote(settings, "snowsim", tables=["categories"], build=False, progress=False)
     assert conflict.tables[0].status == "refused" and "category_id" in (conflict.tables[0].message or "")
 
@@ -148,7 +154,9 @@ def test_table_without_contract_is_created_from_its_parquet(fresh_snowsim) -> No
         "event_id": ["e1", "e2", "e3"], "session_id": ["s1", "s1", "s2"], "customer_id": [1, None, 7],
         "event_type": ["page_view", "add_to_cart", "purchase"], "price": [None, 9.5, 20.0],
     }).with_columns(pl.datetime(2025, 3, 1, 12, 0, 0, time_zone="UTC").alias("event_at"))  # fmt: skip
-    write_parquet_atomic(events, lake.raw_file("clickstream_events", "offsets-0-2", ("event_date", "2025-03-01")))
+    name = "clicks__p000__000000000000-000000000002"
+    write_parquet_atomic(events, lake.raw_file("clickstream_events", name, ("event_date", "2025-03-01")))
+    commit_stream_files(lake, "clickstream_events", "clicks")
     report = promote(settings, "snowsim", tables=["clickstream_events"], build=False, progress=False)
     t = report.tables[0]
     assert report.ok and t.created and t.loaded_rows == t.snowflake_rows == 3, report.render()
@@ -282,6 +290,7 @@ def test_compacted_stream_files_do_not_double_rows(fresh_snowsim) -> None:
     small = [lake.raw_file("clickstream_events", f"clicks__p000__{a:012d}-{b:012d}", part) for a, b in ((0, 4), (5, 9))]
     write_parquet_atomic(_events(0, 4), small[0])
     write_parquet_atomic(_events(5, 9), small[1])
+    commit_stream_files(lake, "clickstream_events", "clicks")
     first = promote(settings, "snowsim", tables=["clickstream_events"], build=False, progress=False)
     assert first.ok and first.tables[0].snowflake_rows == 10, first.render()
 
@@ -289,6 +298,7 @@ def test_compacted_stream_files_do_not_double_rows(fresh_snowsim) -> None:
     write_parquet_atomic(_events(0, 14), lake.raw_file("clickstream_events", f"clicks__p000__{0:012d}-{14:012d}", part))
     for path in small:
         path.unlink()
+    commit_stream_files(lake, "clickstream_events", "clicks")
     second = promote(settings, "snowsim", tables=["clickstream_events"], build=False, progress=False)
     t = second.tables[0]
     assert second.ok, second.render()
@@ -309,6 +319,7 @@ def test_unreadable_lake_file_fails_its_table_only(fresh_snowsim, monkeypatch, c
     lake, settings = fresh_snowsim
     bad = lake.raw_dir("categories") / "broken-000000000000.parquet"
     bad.write_bytes(b"not parquet at all")
+    commit_raw_file(lake, "categories", bad, rows=0)
     monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(lake.root))
     rc = cli.main(["promote", "--target", "snowsim", "--table", "categories", "--table", "products"])
     out = capsys.readouterr().out

@@ -70,10 +70,13 @@ class StreamCase:
         )
 
     def counts(self) -> tuple[int, int]:
-        """(rows, distinct event ids) as a DuckDB reader of the lake sees them."""
-        glob = self.lake.raw_glob(CLICKSTREAM_TABLE)
-        sql = f"select count(*), count(distinct event_id) from read_parquet('{glob}', hive_partitioning=true)"
-        ((rows, distinct),) = duckdb.sql(sql).fetchall()
+        """(rows, distinct event ids) as a DuckDB reader of the lake sees them (dbt's view of committed files)."""
+        from pipelines.warehouse.lake_sources import create_views
+
+        with duckdb.connect() as con:
+            create_views(con, self.lake)
+            sql = f"select count(*), count(distinct event_id) from raw.{CLICKSTREAM_TABLE}"
+            ((rows, distinct),) = con.execute(sql).fetchall()
         return int(rows), int(distinct)
 
     def dead_letters(self) -> list[tuple[int, int, str]]:

@@ -9,26 +9,33 @@ import polars as pl
 import pytest
 
 from pipelines.batch.contract import load_contracts
-from pipelines.batch.ingest import _first_occurrence, ingest_all
+from pipelines.batch.ingest import FileStatus, ingest_all
 from pipelines.batch.ledger import read_ledger
+from pipelines.batch.validate import first_occurrence
+from pipelines.catalog import committed_files, read_committed
 from pipelines.generate.batch import build_dataset, write_exports
 from pipelines.lake import Lake
+from pipelines.settings import Settings
 
 
 def _quarantine(lake: Lake, table: str) -> pl.DataFrame:
-    files = list(lake.quarantine_dir(table).glob("*.parquet"))
+    files = committed_files(lake, table, "quarantine")
     return pl.concat([pl.read_parquet(f) for f in files]) if files else pl.DataFrame()
 
 
 def _raw(lake: Lake, table: str) -> pl.DataFrame:
-    return pl.read_parquet(lake.raw_glob(table), hive_partitioning=True)
+    return read_committed(lake, table)
+
+
+def _ingest(lake: Lake):
+    return ingest_all(Settings(lake_dir=lake.root), progress=False)
 
 
 @pytest.fixture
 def ingested(lake: Lake):
     ds = build_dataset(0.01, 5)
     write_exports(ds, lake, scale=0.01, seed=5)
-    report = ingest_all(lake.root, progress=False)
+    report = _ingest(lake)
     return ds, report
 
 
@@ -95,8 +102,8 @@ def test_imputation_is_applied_and_recorded(lake: Lake, ingested) -> None:
 
 def test_second_ingest_is_a_no_op(lake: Lake, ingested) -> None:
     before = {p: p.stat().st_mtime_ns for p in (lake.root / "raw").rglob("*.parquet")}
-    report = ingest_all(lake.root, progress=False)
-    assert {f.status for f in report.files} == {"skipped"}
+    report = _ingest(lake)
+    assert {f.status for f in report.files} == {FileStatus.SKIPPED}
     after = {p: p.stat().st_mtime_ns for p in (lake.root / "raw").rglob("*.parquet")}
     assert before == after
     assert len(list(lake.ledger_root.rglob("*.json"))) == 5
@@ -126,7 +133,7 @@ def _land(lake: Lake, table: str, name: str, data: bytes) -> Path:
 def test_bad_file_is_rejected_with_one_line_and_the_rest_lands(lake: Lake, data: bytes, message: str) -> None:
     _land(lake, "categories", "categories_good.csv", GOOD_CATEGORIES.encode())
     _land(lake, "categories", "categories_bad.csv", data)
-    report = ingest_all(lake.root, progress=False)
+    report = _ingest(lake)
     by_name = {f.path.name: f for f in report.files}
     bad = by_name["categories_bad.csv"]
     assert bad.status == "rejected"
@@ -135,12 +142,12 @@ def test_bad_file_is_rejected_with_one_line_and_the_rest_lands(lake: Lake, data:
     assert report.failed_files == [bad]
     assert "categories_bad.csv" in report.render() and message in report.render()
     # A rejected file is not recorded, so it is reported again until fixed.
-    assert ingest_all(lake.root, progress=False).failed_files[0].path.name == "categories_bad.csv"
+    assert _ingest(lake).failed_files[0].path.name == "categories_bad.csv"
 
 
 def test_truncated_last_line_is_quarantined_not_lost(lake: Lake) -> None:
     _land(lake, "categories", "categories.csv", b"CATEGORY_ID,CATEGORY_NAME\n1,Books\n2,Toys\n3")
-    (result,) = ingest_all(lake.root, progress=False).files
+    (result,) = _ingest(lake).files
     assert (result.rows_in, result.rows_landed, result.rows_quarantined) == (3, 2, 1)
     assert result.reasons == {"truncated_row": 1}
     assert "truncated" in result.warnings[0]
@@ -149,7 +156,7 @@ def test_truncated_last_line_is_quarantined_not_lost(lake: Lake) -> None:
 
 def test_header_only_file_lands_nothing(lake: Lake) -> None:
     _land(lake, "categories", "categories.csv", b"CATEGORY_ID,CATEGORY_NAME\n")
-    (result,) = ingest_all(lake.root, progress=False).files
+    (result,) = _ingest(lake).files
     assert (result.status, result.rows_in) == ("landed", 0)
 
 
@@ -164,7 +171,7 @@ def test_contract_mapping_renames_columns(lake: Lake, tmp_path: Path, monkeypatc
     )
     monkeypatch.setattr("pipelines.batch.ingest.load_contracts", lambda: load_contracts(contracts))
     _land(lake, "categories", "cats.csv", b"Id,Label\n7,Garden\nx,Broken\n")
-    (result,) = ingest_all(lake.root, progress=False).files
+    (result,) = _ingest(lake).files
     assert result.reasons == {"invalid_bigint:category_id": 1}
     assert _raw(lake, "categories").select("category_id", "category_name").rows() == [(7, "Garden")]
     record = json.loads(next(lake.ledger_root.rglob("*.json")).read_text())
@@ -185,14 +192,14 @@ def test_contract_mapping_renames_columns(lake: Lake, tmp_path: Path, monkeypatc
 )
 def test_first_occurrence_matches_is_first_distinct(keys: list[int | None]) -> None:
     series = pl.Series("key", keys, dtype=pl.Int64)
-    assert _first_occurrence(series).to_list() == series.is_first_distinct().to_list()
+    assert first_occurrence(series).to_list() == series.is_first_distinct().to_list()
 
 
 def test_a_copy_of_an_ingested_file_is_skipped(lake: Lake) -> None:
     """Same bytes under another name: skipped by hash, even while the first copy is still being written."""
     _land(lake, "categories", "categories_a.csv", GOOD_CATEGORIES.encode())
     _land(lake, "categories", "categories_b.csv", GOOD_CATEGORIES.encode())
-    report = ingest_all(lake.root, progress=False)
+    report = _ingest(lake)
     assert [(f.path.name, f.status) for f in report.files] == [
         ("categories_a.csv", "landed"),
         ("categories_b.csv", "skipped"),
@@ -207,7 +214,7 @@ def test_a_failed_write_stops_the_run_and_nothing_later_lands(lake: Lake) -> Non
     lake.raw_dir("customers").parent.mkdir(parents=True, exist_ok=True)
     lake.raw_dir("customers").write_text("a file where the customers folder should be")
     with pytest.raises(OSError):
-        ingest_all(lake.root, progress=False)
+        _ingest(lake)
     assert {r.table for r in read_ledger(lake)} == {"categories"}
     assert not lake.raw_dir("orders").exists()
     assert not list(lake.quarantine_dir("orders").glob("*"))

@@ -4,6 +4,8 @@ source as (
 
     select * from {{ source('shop', 'categories') }}
 
+    {{ latest_row_per_key('categories') }}
+
 ),
 
 renamed as (
@@ -14,8 +16,6 @@ renamed as (
         _ingested_at as ingested_at
 
     from source
-
-    {{ latest_row_per_key('category_id') }}
 
 )
 

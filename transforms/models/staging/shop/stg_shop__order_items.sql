@@ -4,6 +4,8 @@ source as (
 
     select * from {{ source('shop', 'order_items') }}
 
+    {{ latest_row_per_key('order_items') }}
+
 ),
 
 renamed as (
@@ -17,8 +19,6 @@ renamed as (
         _ingested_at as ingested_at
 
     from source
-
-    {{ latest_row_per_key('order_item_id') }}
 
 )
 

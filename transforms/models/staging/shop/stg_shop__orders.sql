@@ -4,6 +4,8 @@ source as (
 
     select * from {{ source('shop', 'orders') }}
 
+    {{ latest_row_per_key('orders') }}
+
 ),
 
 renamed as (
@@ -18,8 +20,6 @@ renamed as (
         _ingested_at as ingested_at
 
     from source
-
-    {{ latest_row_per_key('order_id') }}
 
 )
 

@@ -4,6 +4,8 @@ source as (
 
     select * from {{ source('shop', 'products') }}
 
+    {{ latest_row_per_key('products') }}
+
 ),
 
 renamed as (
@@ -16,8 +18,6 @@ renamed as (
         _ingested_at as ingested_at
 
     from source
-
-    {{ latest_row_per_key('product_id') }}
 
 )
 
