@@ -10,7 +10,7 @@ with
 
 order_items as (
 
-    select * from {{ ref('fct_order_items') }}
+    select * from {{ ref('int_order_items_joined_to_orders') }}
 
 ),
 

@@ -1,4 +1,5 @@
 -- Order lines with their order's date, customer and status, and their product's category.
+-- `revenue` is defined here, once: the line amount when the order's status earns revenue.
 
 with
 
@@ -42,6 +43,16 @@ joined as (
     inner join products
         on order_items.product_id = products.product_id
 
+),
+
+final as (
+
+    select
+        *,
+        cast(case when is_revenue then line_amount else 0 end as numeric(18, 2)) as revenue
+
+    from joined
+
 )
 
-select * from joined
+select * from final
