@@ -4,9 +4,9 @@
 -- requires: anomalies
 -- param: as_of date = null | last day of the window (null = the latest day in the anomalies mart)
 -- param: days int = 30 | length of the window in days, as_of included
--- param: min_score float = null | only anomalies scoring at least this (null = every flagged day)
--- Assumed columns of anomalies (one row per sales_date and category): sales_date, category_id,
--- category_name, revenue (actual), expected_revenue, score, is_anomaly.
+-- param: min_score float = null | only anomalies whose orders_score is at least this far from 0 (null = every flagged day)
+-- Columns of anomalies read here (one row per sales_date and category): sales_date, category_id,
+-- category_name, revenue (actual), expected_revenue, orders_score, direction, is_anomaly.
 
 with
 
@@ -33,8 +33,8 @@ final as (
         scored.expected_revenue,
         scored.revenue - scored.expected_revenue as revenue_gap,
         round(scored.revenue / nullif(scored.expected_revenue, 0), 4) as revenue_vs_expected,
-        scored.score,
-        case when scored.revenue >= scored.expected_revenue then 'spike' else 'drop' end as direction
+        scored.orders_score,
+        scored.direction
     from scored
     cross join window_end
     where
@@ -42,9 +42,9 @@ final as (
         and scored.sales_date <= window_end.as_of_date
         -- datediff with a quoted part reads the same on DuckDB and Snowflake; `date - int` does not
         and datediff('day', scored.sales_date, window_end.as_of_date) < cast(:days as integer)
-        and (cast(:min_score as double) is null or scored.score >= cast(:min_score as double))
+        and (cast(:min_score as double) is null or abs(scored.orders_score) >= cast(:min_score as double))
 
 )
 
 select * from final
-order by sales_date desc, score desc, category_id
+order by sales_date desc, abs(orders_score) desc, category_id

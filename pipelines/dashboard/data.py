@@ -47,8 +47,8 @@ OPTIONAL_TABLES: dict[str, dict[str, list[str]]] = {
     "anomalies": {
         "day": ["sales_date", "anomaly_date", "day", "date"],
         "category": ["category_name", "category_id"],
-        "expected": ["expected_value", "expected", "baseline"],
-        "score": ["score", "anomaly_score"],
+        "expected": ["expected_value", "expected", "baseline", "expected_revenue"],
+        "score": ["score", "anomaly_score", "orders_score"],
         "is_anomaly": ["is_anomaly"],
     },
     "sales_forecast": {

@@ -214,11 +214,15 @@ insert into funnel_daily values
 """
 ANOMALIES = """
 create table anomalies (sales_date date, category_id bigint, category_name varchar, revenue decimal(18, 2),
-                        expected_revenue decimal(18, 2), score double, is_anomaly boolean);
+                        expected_revenue decimal(18, 2), orders_score decimal(18, 3), direction varchar,
+                        is_anomaly boolean);
 insert into anomalies values
-    ('2026-10-31', 1, 'Books', 300.00, 100.00, 6.0, true), ('2026-10-30', 2, 'Toys', 10.00, 100.00, 4.0, true),
-    ('2026-10-29', 1, 'Books', 101.00, 100.00, 0.1, false), ('2026-10-01', 3, 'Garden', 500.00, 100.00, 9.0, true),
-    ('2026-10-02', 3, 'Garden', 500.00, 100.00, 9.0, true);
+    ('2026-10-31', 1, 'Books', 300.00, 100.00, 6.0, 'spike', true),
+    ('2026-10-30', 2, 'Toys', 10.00, 100.00, -4.0, 'drop', true),
+    ('2026-10-29', 1, 'Books', 101.00, 100.00, 0.1, 'spike', false),
+    ('2026-10-01', 3, 'Garden', 500.00, 100.00, 9.0, 'spike', true),
+    ('2026-10-02', 3, 'Garden', 500.00, 100.00, 9.0, 'spike', true),
+    ('2026-10-02', 4, 'Toys', 20.00, 100.00, -4.5, 'drop', true);
 """
 
 
@@ -243,8 +247,13 @@ def test_pending_mart_reports_on_their_assumed_columns(report_settings, setup):
     # window is (2026-10-01, 2026-10-31]: 30 days ending at the latest day; the non-anomaly is left out
     assert [(r["sales_date"], r["direction"]) for r in anomalies] == [
         (dt.date(2026, 10, 31), "spike"), (dt.date(2026, 10, 30), "drop"), (dt.date(2026, 10, 2), "spike"),
+        (dt.date(2026, 10, 2), "drop"),
     ]  # fmt: skip
     assert anomalies[0]["revenue_gap"] == Decimal("200.00")
+    run = run_reports(report_settings, ["anomalies_last_30_days"], opener=opener,
+                      params={"as_of": "2026-10-02", "days": "2", "min_score": "4.5"})  # fmt: skip
+    flagged = [(r["category_name"], r["direction"]) for r in _rows(run.outcomes[0])]
+    assert flagged == [("Garden", "spike"), ("Toys", "drop"), ("Garden", "spike")]  # a drop scores like a spike
     run = run_reports(report_settings, ["anomalies_last_30_days"], opener=opener,
                       params={"as_of": "2026-10-02", "days": "2", "min_score": "5"})  # fmt: skip
     assert [r["category_name"] for r in _rows(run.outcomes[0])] == ["Garden", "Garden"]

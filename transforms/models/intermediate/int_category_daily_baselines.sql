@@ -9,7 +9,7 @@ with
 
 category_sales as (
 
-    select * from {{ ref('product_category_sales') }}
+    select * from {{ ref('int_category_daily_sales') }}
 
 ),
 

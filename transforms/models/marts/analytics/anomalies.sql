@@ -8,7 +8,7 @@ with
 
 category_sales as (
 
-    select * from {{ ref('product_category_sales') }}
+    select * from {{ ref('int_category_daily_sales') }}
 
 ),
 
@@ -75,12 +75,7 @@ final as (
         cast(revenue_score as numeric(18, 3)) as revenue_score,
         baseline_days,
         case when orders_score >= 0 then 'spike' else 'drop' end as direction,
-        is_anomaly,
-        -- Headline columns for charts and reports: revenue against its baseline, and the strength of
-        -- the signal behind the flag (direction says which way).
-        revenue as actual_value,
-        cast(expected_revenue as numeric(18, 2)) as expected_value,
-        cast(abs(orders_score) as numeric(18, 3)) as score
+        is_anomaly
 
     from flagged
 

@@ -1,57 +1,25 @@
--- Daily revenue, orders and units per category. Every category has a row for every trading
--- day, zero when nothing sold, so trends and anomaly baselines see the quiet days too.
+-- Daily revenue, revenue-earning orders and units per category, with a row for every category on
+-- every trading day (zero when nothing sold). The dashboard's trends and the forecast read it.
 
 with
 
-order_items as (
+category_sales as (
 
-    select * from {{ ref('fct_order_items') }}
-
-),
-
-categories as (
-
-    select * from {{ ref('stg_shop__categories') }}
-
-),
-
-trading_days as (
-
-    select distinct order_date as sales_date
-    from order_items
-
-),
-
-daily as (
-
-    select
-        order_items.order_date as sales_date,
-        order_items.category_id,
-        sum(order_items.revenue) as revenue,
-        count(distinct case when order_items.is_revenue then order_items.order_id end) as orders,
-        sum(case when order_items.is_revenue then order_items.quantity else 0 end) as units
-
-    from order_items
-    group by 1, 2
+    select * from {{ ref('int_category_daily_sales') }}
 
 ),
 
 final as (
 
     select
-        trading_days.sales_date,
-        categories.category_id,
-        categories.category_name,
-        cast(coalesce(daily.revenue, 0) as numeric(18, 2)) as revenue,
-        coalesce(daily.orders, 0) as orders,
-        coalesce(daily.units, 0) as units
+        sales_date,
+        category_id,
+        category_name,
+        revenue,
+        orders,
+        units
 
-    from trading_days
-    cross join categories
-    left join daily
-        on
-            trading_days.sales_date = daily.sales_date
-            and categories.category_id = daily.category_id
+    from category_sales
 
 )
 

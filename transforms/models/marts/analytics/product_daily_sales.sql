@@ -15,8 +15,8 @@ final as (
         order_date as sales_date,
         product_id,
         category_id,
-        sum(revenue) as revenue,
-        sum(quantity) as units,
+        cast(sum(revenue) as numeric(18, 2)) as revenue,
+        cast(sum(quantity) as bigint) as units,
         count(*) as order_lines
 
     from order_items

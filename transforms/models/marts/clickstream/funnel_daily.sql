@@ -32,10 +32,10 @@ counted as (
         coalesce(channel, 'unknown') as channel,
         count(*) as session_count,
         -- `views` is a keyword to sqlfluff, but it is the name reports/funnel_conversion_by_channel.sql reads
-        sum(case when has_product_view then 1 else 0 end) as views,  -- noqa: RF04
-        sum(case when has_add_to_cart then 1 else 0 end) as carts,
-        sum(case when has_checkout_start then 1 else 0 end) as checkouts,
-        sum(case when is_converted then 1 else 0 end) as purchases
+        cast(sum(case when has_product_view then 1 else 0 end) as bigint) as views,  -- noqa: RF04
+        cast(sum(case when has_add_to_cart then 1 else 0 end) as bigint) as carts,
+        cast(sum(case when has_checkout_start then 1 else 0 end) as bigint) as checkouts,
+        cast(sum(case when is_converted then 1 else 0 end) as bigint) as purchases
 
     from sessions
     group by session_date, coalesce(channel, 'unknown')

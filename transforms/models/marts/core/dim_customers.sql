@@ -78,7 +78,7 @@ final as (
         order_summary.first_order_date,
         order_summary.last_order_date,
         coalesce(order_summary.lifetime_orders, 0) as lifetime_orders,
-        coalesce(order_summary.lifetime_revenue_orders, 0) as lifetime_revenue_orders,
+        cast(coalesce(order_summary.lifetime_revenue_orders, 0) as bigint) as lifetime_revenue_orders,
         cast(coalesce(order_summary.lifetime_revenue, 0) as numeric(18, 2)) as lifetime_revenue
 
     from all_customers

@@ -20,7 +20,7 @@ final as (
         unit_price,
         line_amount,
         is_revenue,
-        cast(case when is_revenue then line_amount else 0 end as numeric(18, 2)) as revenue
+        revenue
 
     from order_items
 

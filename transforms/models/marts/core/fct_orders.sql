@@ -37,7 +37,7 @@ joined as (
         orders.sales_channel,
         orders.order_amount,
         coalesce(line_summary.line_count, 0) as line_count,
-        coalesce(line_summary.units, 0) as units,
+        cast(coalesce(line_summary.units, 0) as bigint) as units,
         cast(coalesce(line_summary.lines_amount, 0) as numeric(18, 2)) as lines_amount,
         {{ is_revenue_status('orders.order_status') }} as is_revenue
 

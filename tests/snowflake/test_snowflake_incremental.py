@@ -1,0 +1,129 @@
+"""Incremental models on the Snowflake target: a second and third build, and parity after new clicks.
+
+Issue 14 item 6: the second `shoplake promote --target snowsim` failed in the incremental `fct_sessions`
+(`TEMPORARY table names can *only* use the "temp" catalog`), and parity was only ever checked after a
+first build. dbt-snowflake stages delete+insert rows in `create or replace temporary table
+<db>.<schema>.<model>__dbt_tmp`, which fakesnow rejects; `tmp_relation_type: transient`
+(transforms/dbt_project.yml) stages them in a transient table instead (docs/snowflake.md, "fakesnow gaps").
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.lake import Lake
+from pipelines.settings import Settings
+from pipelines.stream.simulator import SessionGenerator, encode, load_catalog
+from pipelines.stream.writer import land_messages
+from pipelines.warehouse import snowsim
+from pipelines.warehouse.dbt import run_dbt_build
+from pipelines.warehouse.parity import compare_marts, mart_models
+from pipelines.warehouse.promote import promote
+from pipelines.warehouse.snowflake import connect, resolve_target
+
+from ..helpers import settings_for
+
+pytestmark = pytest.mark.slow
+
+INCREMENTAL = ("fct_sessions", "funnel_daily")
+TOPIC = "clickstream.events"
+
+
+@pytest.fixture
+def own_lake(built_lake, tmp_path: Path) -> Iterator[tuple[Lake, Settings]]:
+    """The session lake with its DuckDB warehouse and stream checkpoint, and an empty snowsim of its own."""
+    root = tmp_path / "lake"
+    shutil.copytree(built_lake.lake.root, root)
+    lake = Lake(root)
+    snowsim.start(lake)
+    try:
+        yield lake, settings_for(root)
+    finally:
+        snowsim.stop(lake)
+
+
+def _run_sql(lake: Lake, target: str, model: str) -> str:
+    """What dbt ran for the model in the last build on `target` (its run artifact)."""
+    run_dir = lake.dbt_artifacts_dir(target) / "target" / "run" / "shoplake" / "models" / "marts" / "clickstream"
+    return (run_dir / f"{model}.sql").read_text(encoding="utf-8").lower()
+
+
+def _snowflake_scalar(settings: Settings, sql: str):
+    target = resolve_target(settings, "snowsim")
+    con = connect(target)
+    try:
+        cur = con.cursor()
+        cur.execute(sql.format(schema=f"{target.database}.{target.schema}"))
+        return cur.fetchone()[0]
+    finally:
+        con.close()
+
+
+def _duckdb_scalar(lake: Lake, sql: str):
+    with duckdb.connect(str(lake.warehouse_path), read_only=True) as con:
+        return con.execute(sql.format(schema="main")).fetchone()[0]
+
+
+def _promote(settings: Settings) -> None:
+    report = promote(settings, "snowsim", progress=False)
+    assert report.ok and report.dbt_success, report.render()
+
+
+def test_incremental_models_rebuild_on_snowsim_and_match_duckdb_after_new_clicks(own_lake) -> None:
+    lake, settings = own_lake
+    _promote(settings)  # first build: the incremental models are created as tables
+    for model in INCREMENTAL:
+        assert "delete from" not in _run_sql(lake, "snowsim", model)
+
+    _promote(settings)  # nothing changed: the second build runs delete+insert and must succeed
+    for model in INCREMENTAL:
+        run_sql = _run_sql(lake, "snowsim", model)
+        assert "delete from" in run_sql and f"{model}__dbt_tmp" in run_sql, run_sql[:400]
+    sessions = "select count(*) from {schema}.fct_sessions"
+    before = _snowflake_scalar(settings, sessions)
+    assert before == _duckdb_scalar(lake, sessions) > 0
+
+    # New clicks: a next day of sessions, and a late purchase for an anonymous session of the day
+    # before (inside the `clickstream_lookback_days` window), landed as the stream writer lands them.
+    newer = SessionGenerator(load_catalog(lake), seed=23).chunk(1_500, datetime(2025, 6, 3, 20, tzinfo=timezone.utc))
+    land_messages(lake, encode(newer)[0], TOPIC)
+    late_session, started_at = _late_purchase_target(lake)
+    land_messages(lake, [_purchase("late-1", late_session, started_at)], TOPIC)
+
+    duck = run_dbt_build(settings, progress=False)  # incremental on DuckDB, publishes a snapshot
+    assert duck.success, duck.summary()
+    for model in INCREMENTAL:
+        assert "delete from" in _run_sql(lake, "dev", model)
+    _promote(settings)  # loads the new click files, third (incremental) build on snowsim
+
+    expected = before + newer.get_column("session_id").n_unique()
+    assert _duckdb_scalar(lake, sessions) == expected
+    assert _snowflake_scalar(settings, sessions) == expected
+    converted = f"select is_converted from {{schema}}.fct_sessions where session_id = '{late_session}'"
+    assert _duckdb_scalar(lake, converted) is True and _snowflake_scalar(settings, converted) is True
+    report = compare_marts(settings, "snowsim")
+    assert [m.model for m in report.marts] == mart_models()
+    assert report.ok and all(m.status == "equal" for m in report.marts), report.render()
+
+
+def _late_purchase_target(lake: Lake) -> tuple[str, str]:
+    """An anonymous, unconverted session of 2025-06-02 and its start time."""
+    with duckdb.connect(str(lake.warehouse_path), read_only=True) as con:
+        ((session_id, started_at),) = con.execute(
+            "select session_id, started_at from fct_sessions where not is_converted and customer_id is null "
+            "and session_date = '2025-06-02' order by session_id limit 1"
+        ).fetchall()
+    return session_id, started_at.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _purchase(event_id: str, session_id: str, when: str) -> bytes:
+    return (
+        f'{{"event_id":"{event_id}","event_type":"purchase","event_time":"{when}.5+00:00",'
+        f'"session_id":"{session_id}","anonymous_id":"late","customer_id":7,"order_id":"o-{event_id}"}}'
+    ).encode()
