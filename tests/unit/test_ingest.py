@@ -11,7 +11,7 @@ import pytest
 from pipelines.batch.contract import load_contracts
 from pipelines.batch.ingest import _first_occurrence, ingest_all
 from pipelines.batch.ledger import read_ledger
-from pipelines.generate.batch import build_dataset, write_exports
+from pipelines.generate.batch import REFERENCE_END_DATE, build_dataset, write_exports
 from pipelines.lake import Lake
 
 
@@ -26,7 +26,7 @@ def _raw(lake: Lake, table: str) -> pl.DataFrame:
 
 @pytest.fixture
 def ingested(lake: Lake):
-    ds = build_dataset(0.01, 5)
+    ds = build_dataset(0.01, 5, REFERENCE_END_DATE)
     write_exports(ds, lake, scale=0.01, seed=5)
     report = ingest_all(lake.root, progress=False)
     return ds, report
