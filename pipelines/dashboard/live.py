@@ -71,7 +71,7 @@ def clickstream_live(settings: Settings, window_minutes: int = 30) -> LiveClicks
             return None
         try:
             return _read_window(files, int(window_minutes))
-        except duckdb.IOException:
+        except duckdb.Error:  # a vanished file reads as a forbidden glob (PermissionException), or IOException
             if attempt >= READ_ATTEMPTS or all(f.exists() for f in files):
                 raise
             attempt += 1

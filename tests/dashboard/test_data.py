@@ -307,6 +307,20 @@ def test_live_clickstream_reads_only_recent_files_through_a_sandbox(base_lake, t
     assert view.top_pages["page_url"].tolist() == top["page_url"].to_list()[:10]
 
 
+def test_live_clickstream_lists_again_when_a_listed_file_is_compacted_away(base_lake, monkeypatch):
+    """Compaction replaces small files between the listing and the read: the panel lists again."""
+    lake = Lake(base_lake)
+    real = live.recent_event_files(lake, 30)
+    gone = real[0].with_name("compacted-away.parquet")
+    listings = iter([[*real, gone], real])
+    monkeypatch.setattr(live, "recent_event_files", lambda _lake, _window: next(listings))
+    view = live.clickstream_live(settings_for(base_lake), 30)
+    assert view is not None and view.files_read == len(real)
+    monkeypatch.setattr(live, "recent_event_files", lambda _lake, _window: [*real, gone])
+    with pytest.raises(duckdb.Error):  # still gone after every attempt: the error surfaces
+        live.clickstream_live(settings_for(base_lake), 30)
+
+
 def test_live_funnel_steps_are_contract_event_types():
     assert set(live.FUNNEL_STEPS.values()) <= set(EVENT_TYPES)
 
