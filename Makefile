@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SQLFLUFF_DIRS := transforms/models transforms/macros transforms/tests
 
-.PHONY: setup demo test test-fast lint format generate ingest transform sql clean bench dashboard
+.PHONY: setup demo test test-fast lint format generate ingest transform sql clean bench dashboard screenshots
 
 setup: $(STAMP)
 
@@ -21,6 +21,12 @@ demo: setup
 test: setup
 	bash .ci/system-deps
 	$(BIN)/python -m pytest
+
+# Refresh docs/screenshots/ on purpose (the tests alone write theirs to a temp dir): the dashboard over a
+# lake made by the demo at its defaults, and the Prefect UI (deployments; a flow run with its logs).
+screenshots: setup
+	bash .ci/system-deps
+	$(BIN)/python -m pytest tests/dashboard/test_browser.py tests/flows/test_prefect_e2e.py --update-screenshots -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.batch.ingest import ingest_all
-from pipelines.generate.batch import generate_exports
+from pipelines.generate.batch import REFERENCE_END_DATE, generate_exports
 from pipelines.lake import Lake
 from pipelines.settings import Settings
 from pipelines.warehouse.dbt import run_dbt_build
@@ -34,7 +34,7 @@ from pipelines.warehouse.query import run_query
 def evaluate_seed(lake_dir: Path, scale: float, seed: int) -> dict:
     """Build one lake and count true positives, false positives and misses."""
     settings = Settings(lake_dir=lake_dir)
-    generate_exports(lake_dir, scale=scale, seed=seed)
+    generate_exports(settings, scale=scale, seed=seed, end_date=REFERENCE_END_DATE)
     with contextlib.redirect_stdout(sys.stderr):
         ingest_all(settings, progress=False)
         result = run_dbt_build(settings, target="dev", progress=False)

@@ -28,7 +28,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from pipelines.dashboard import data  # noqa: E402
+from pipelines.dashboard import queries as data  # noqa: E402
+from pipelines.dashboard.backends import Backend, open_backend  # noqa: E402
+from pipelines.dashboard.ingestion import ingestion_summary  # noqa: E402
+from pipelines.dashboard.live import clickstream_live  # noqa: E402
 from pipelines.dashboard.server import streamlit_command  # noqa: E402
 from pipelines.lake import Lake  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
@@ -51,10 +54,11 @@ def ensure_lake(scale: float) -> tuple[Path, float | None]:
     return lake_dir, time.monotonic() - started
 
 
-def page_queries(backend: data.Backend, lake: Lake) -> dict:
+def page_queries(backend: Backend, settings: Settings) -> dict:
     first, last = data.date_bounds(backend)
     start = last - dt.timedelta(days=29)
     some = tuple(data.categories(backend)[:3])
+    trend_start = last - dt.timedelta(days=89)
     return {
         "overview.kpis": lambda: data.overview_kpis(backend, start, last),
         "overview.daily_revenue": lambda: data.daily_revenue(backend, start, last),
@@ -70,30 +74,28 @@ def page_queries(backend: data.Backend, lake: Lake) -> dict:
         "customers.rfm_segments": lambda: data.rfm_segments(backend),
         "customers.cohort_retention": lambda: data.cohort_retention(backend, 12),
         "clickstream.funnel_daily": lambda: data.funnel_daily(backend, start, last),
-        "clickstream.live": lambda: data.clickstream_live(lake, 30),
-        "quality.ingestion_summary": lambda: data.ingestion_summary(lake),
-        "quality.dq_results": lambda: data.optional_table(backend, "dq_results", 500),
-        "quality.alert_log": lambda: data.optional_table(backend, "alert_log", 200),
-        "anomalies.category_history": lambda: data.category_history(backend, last - dt.timedelta(days=89), last),
-        "anomalies.anomalies": lambda: data.anomalies(backend, last - dt.timedelta(days=89), last),
+        "clickstream.live": lambda: clickstream_live(settings, 30),
+        "quality.ingestion_summary": lambda: ingestion_summary(settings),
+        "quality.dq_results": lambda: data.dq_results(backend),
+        "quality.alert_log": lambda: data.alert_log(backend, 200),
+        "anomalies.category_history": lambda: data.category_history(backend, trend_start, last, some[0]),
+        "anomalies.anomalies": lambda: data.anomalies(backend, trend_start, last),
         "anomalies.sales_forecast": lambda: data.sales_forecast(backend),
     }
 
 
-def absent(backend: data.Backend, lake: Lake) -> set[str]:
-    """Queries whose tables have not landed yet return at once without touching data: not timed."""
-    out = {name for name, table in OPTIONAL_QUERIES.items() if data.resolve(backend, table).missing}
-    if data.clickstream_live(lake, 30) is None:
+def absent(backend: Backend, settings: Settings) -> set[str]:
+    """Reads with nothing to read (a results table without rows, no clicks) return at once: not timed."""
+    out = {name for name, read in RESULTS_READS.items() if read(backend) is None}
+    if clickstream_live(settings, 30) is None:
         out.add("clickstream.live")
     return out
 
 
-OPTIONAL_QUERIES = {
-    "clickstream.funnel_daily": "funnel_daily",
-    "quality.dq_results": "dq_results",
-    "quality.alert_log": "alert_log",
-    "anomalies.anomalies": "anomalies",
-    "anomalies.sales_forecast": "sales_forecast",
+RESULTS_READS = {
+    "quality.dq_results": data.dq_results,
+    "quality.alert_log": data.alert_log,
+    "anomalies.sales_forecast": data.sales_forecast,
 }
 
 
@@ -169,11 +171,11 @@ def main() -> None:
     args = parser.parse_args()
 
     lake_dir, build_s = ensure_lake(args.scale)
-    lake = Lake(lake_dir)
-    backend = data.open_backend(Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake_dir)}))
+    settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake_dir)})
+    backend = open_backend(settings)
     (orders,) = backend.query("select count(*) as n from fct_orders")["n"]
-    skip = absent(backend, lake)
-    timings = time_queries(page_queries(backend, lake), args.repeats, skip)
+    skip = absent(backend, settings)
+    timings = time_queries(page_queries(backend, settings), args.repeats, skip)
     backend.close()
     result: dict = {"bench": "dashboard_queries", "scale": args.scale, "fct_orders_rows": int(orders)}
     result["repeats"] = args.repeats

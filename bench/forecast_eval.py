@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipelines.analytics.forecast import MODEL_NAME, backtest, load_daily_revenue
 from pipelines.batch.ingest import ingest_all
-from pipelines.generate.batch import generate_exports
+from pipelines.generate.batch import REFERENCE_END_DATE, generate_exports
 from pipelines.lake import Lake
 from pipelines.settings import Settings
 from pipelines.warehouse.dbt import run_dbt_build
@@ -32,7 +32,7 @@ from pipelines.warehouse.serving import current_snapshot_id
 
 
 def build_lake(lake_dir: Path, scale: float, seed: int) -> None:
-    generate_exports(lake_dir, scale=scale, seed=seed)
+    generate_exports(Settings(lake_dir=lake_dir), scale=scale, seed=seed, end_date=REFERENCE_END_DATE)
     with contextlib.redirect_stdout(sys.stderr):
         ingest_all(Settings(lake_dir=lake_dir), progress=False)
         result = run_dbt_build(Settings(lake_dir=lake_dir), target="dev", progress=False)

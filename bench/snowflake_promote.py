@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from pipelines.batch.ingest import ingest_all
-from pipelines.generate.batch import generate_exports
+from pipelines.generate.batch import REFERENCE_END_DATE, generate_exports
 from pipelines.lake import Lake
 from pipelines.settings import Settings
 from pipelines.warehouse import snowsim
@@ -42,7 +42,7 @@ def main() -> None:
     try:
         Lake(root).ensure()
         if not given:
-            generate_exports(root, scale=args.scale, seed=42)
+            generate_exports(Settings(lake_dir=root), scale=args.scale, seed=42, end_date=REFERENCE_END_DATE)
             report = ingest_all(Settings(lake_dir=root), progress=False)
             assert not report.failed_files, report.render()
         settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(root)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -14,12 +15,22 @@ from .settings import get_settings
 Handler = Callable[[argparse.Namespace], int]
 
 
+END_DATE_HELP = "last day of the generated order history (default: yesterday, UTC); fix it for repeatable bytes"
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from .generate.batch import generate_exports
 
-    settings = get_settings()
-    scale = settings.demo_scale if args.scale is None else args.scale
-    result = generate_exports(settings.lake_dir, scale=scale, seed=args.seed, force=args.force)
+    result = generate_exports(
+        get_settings(), scale=args.scale, seed=args.seed, end_date=args.end_date, force=args.force
+    )
     print(result.summary())
     return 0
 
@@ -99,7 +110,9 @@ def _cmd_docs(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(get_settings(), scale=args.scale, seed=args.seed, click_events=args.click_events)
+    return run_demo(
+        get_settings(), scale=args.scale, seed=args.seed, click_events=args.click_events, end_date=args.end_date
+    )
 
 
 def _cmd_snowsim(args: argparse.Namespace) -> int:
@@ -138,8 +151,6 @@ def _cmd_parity(args: argparse.Namespace) -> int:
 
 
 def _cmd_quality(args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from .quality.checks import run_quality
 
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
@@ -268,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=None, help="1 = 100k customers, 1M orders (default: demo scale)")
     p.add_argument("--seed", type=int, default=42, help="random seed; same seed, same bytes (default 42)")
     p.add_argument("--force", action="store_true", help="overwrite exports that already exist")
+    p.add_argument("--end-date", type=_iso_date, default=None, metavar="YYYY-MM-DD", help=END_DATE_HELP)
 
     p = add("ingest", _cmd_ingest, "Validate landed exports against their contracts and write the raw lake.")
     p.add_argument("--table", action="append", help="only this table (repeatable)")
@@ -314,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=None, help="generator scale (default SHOPLAKE_DEMO_SCALE)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--click-events", type=int, default=60_000, help="simulated clickstream events (0 = none)")
+    p.add_argument("--end-date", type=_iso_date, default=None, metavar="YYYY-MM-DD", help=END_DATE_HELP)
 
     p = add("snowsim", _cmd_snowsim, "Start, stop or show the local Snowflake emulator (fakesnow on loopback).")
     p.add_argument("action", choices=["start", "stop", "status"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from .analytics.forecast import write_sales_forecast
@@ -19,10 +20,19 @@ from .warehouse.query import format_result, run_query
 DEMO_CLICK_RATE = 25.0  # events/s: the demo's clicks span the last ~40 minutes, ending now
 
 
-def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42, click_events: int = 60_000) -> int:
+def run_demo(
+    settings: Settings,
+    *,
+    scale: float | None = None,
+    seed: int = 42,
+    click_events: int = 60_000,
+    end_date: dt.date | None = None,
+) -> int:
     """Generate (unless exports exist) -> ingest -> clickstream -> transform -> quality -> forecast -> summary.
 
-    Safe to run twice: exports and events already in the lake are not landed again.
+    One story: the order history ends yesterday (unless `end_date` says otherwise) and the simulated
+    clicks happen now, so the dashboard's default period holds both. Safe to run twice: exports and
+    events already in the lake are not landed again.
     """
     started = time.monotonic()
     lake = Lake(settings.lake_dir).ensure()
@@ -32,7 +42,7 @@ def run_demo(settings: Settings, *, scale: float | None = None, seed: int = 42, 
     else:
         scale = settings.demo_scale if scale is None else scale
         print(f"1/6 generating exports (scale {scale}, seed {seed})")
-        print("    " + generate_exports(lake.root, scale=scale, seed=seed).summary())
+        print("    " + generate_exports(settings, scale=scale, seed=seed, end_date=end_date).summary())
     print("2/6 ingesting exports")
     report = ingest_all(settings)
     print(report.render())

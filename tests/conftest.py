@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.generate.batch import Dataset, build_dataset, write_exports
+from pipelines.generate.batch import REFERENCE_END_DATE, Dataset, build_dataset, write_exports
 from pipelines.lake import Lake
 from pipelines.settings import Settings
 
@@ -18,6 +18,24 @@ from .helpers import PromotedLake, copy_lake, settings_for
 
 TINY_SCALE = 0.01
 SEED = 7
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-screenshots",
+        action="store_true",
+        help=f"browser tests write their screenshots to {SCREENSHOTS} (`make screenshots`); default: a temp dir",
+    )
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where browser tests save screenshots: the tracked docs/screenshots only when asked to refresh them."""
+    if request.config.getoption("--update-screenshots"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture
@@ -60,7 +78,7 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltLake]:
     root = tmp_path_factory.mktemp("built") / "lake"
     lake = Lake(root).ensure()
     settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(root)})
-    dataset = build_dataset(TINY_SCALE, SEED)
+    dataset = build_dataset(TINY_SCALE, SEED, REFERENCE_END_DATE)
     write_exports(dataset, lake, scale=TINY_SCALE, seed=SEED)
     report = ingest_all(settings, progress=False)
     assert not report.failed_files

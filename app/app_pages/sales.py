@@ -11,6 +11,7 @@ left, right = st.columns([3, 1])
 chosen = left.multiselect("Categories", all_categories, placeholder="All categories", key="sales_categories")
 grain = right.selectbox("Grain", ["day", "week", "month"], index=1, key="sales_grain")
 chosen_t = tuple(chosen)
+colors = ui.category_colors(all_categories)
 
 by_category = ui.call("category_revenue", start, end, chosen_t, grain)
 st.subheader("Revenue by category")
@@ -23,11 +24,12 @@ else:
         .encode(
             x=alt.X("period:T", title=None),
             y=alt.Y("revenue:Q", stack=True, title="Revenue (€)"),
-            color=alt.Color("category_name:N", title="Category"),
+            color=alt.Color("category_name:N", title="Category", scale=colors),
             tooltip=["period:T", "category_name:N", alt.Tooltip("revenue:Q", format=",.2f"), "orders:Q", "units:Q"],
         )
         .properties(height=320)
     )
+    st.caption(f"Revenue per {grain}; the first and last {grain} may be partial when the period cuts through them.")
 
 col_share, col_top = st.columns(2)
 share = ui.call("category_share", start, end, chosen_t)
@@ -41,7 +43,7 @@ with col_share:
             .mark_arc(innerRadius=60)
             .encode(
                 theta=alt.Theta("revenue:Q"),
-                color=alt.Color("category_name:N", title="Category"),
+                color=alt.Color("category_name:N", title="Category", scale=colors),
                 tooltip=["category_name:N", alt.Tooltip("revenue:Q", format=",.2f")],
             )
             .properties(height=320)
@@ -58,9 +60,20 @@ with col_top:
             .encode(
                 x=alt.X("revenue:Q", title="Revenue (€)"),
                 y=alt.Y("product_name:N", sort="-x", title=None),
-                color=alt.Color("category_name:N", title="Category"),
+                color=alt.Color("category_name:N", scale=colors, legend=None),  # the share chart's legend
                 tooltip=["product_name:N", "category_name:N", alt.Tooltip("revenue:Q", format=",.2f"), "units:Q"],
             )
             .properties(height=320)
         )
-st.dataframe(top, hide_index=True, width="stretch")
+st.dataframe(
+    top,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "product_name": "Product",
+        "category_name": "Category",
+        "revenue": st.column_config.NumberColumn("Revenue", format="euro"),
+        "units": st.column_config.NumberColumn("Units"),
+        "order_lines": st.column_config.NumberColumn("Order lines"),
+    },
+)

@@ -16,7 +16,7 @@ def main() -> None:
     import pandas  # noqa: F401
     from streamlit.web import cli
 
-    from pipelines.dashboard import data  # noqa: F401
+    from pipelines.dashboard import backends, ingestion, live, queries  # noqa: F401
 
     sys.argv = ["streamlit", "run", *sys.argv[1:]]
     sys.exit(cli.main())

@@ -1,8 +1,10 @@
 """Synthetic ERP/CRM exports with realistic shape, known dirt and labelled anomalies.
 
 Everything is vectorised with numpy/polars; one `numpy.random.Generator` seeded once makes the
-same bytes for the same seed. `build_dataset` returns the clean tables and what was dirtied, so
-tests can compute expected marts independently of the pipeline.
+same bytes for the same seed and end date. The history ends yesterday (UTC) unless told otherwise,
+so the demo's orders reach up to the clicks it simulates now; tests and benchmarks pin
+`REFERENCE_END_DATE` to stay byte-stable. `build_dataset` returns the clean tables and what was
+dirtied, so tests can compute expected marts independently of the pipeline.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import polars as pl
 
 from ..errors import ShopLakeError
 from ..lake import Lake, write_text_atomic
+from ..settings import Settings
 
-END_DATE = dt.date(2026, 10, 31)  # fixed, so the same seed always gives the same bytes
+REFERENCE_END_DATE = dt.date(2026, 10, 31)  # what tests and benchmarks pin, so their data never moves
 HISTORY_DAYS = 730
 DIRTY_RATE = 0.004  # share of rows given each kind of defect
 MIN_ANOMALY_LINES = 30  # an anomaly is only injected where a category-day is busy enough to tell
@@ -53,6 +56,7 @@ class Dataset:
     clean: dict[str, pl.DataFrame]
     exports: dict[str, pl.DataFrame]
     anomalies: pl.DataFrame
+    end_date: dt.date  # the last day of order history
     dirty: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # table -> kind -> keys
     imputed: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> column -> rows
 
@@ -66,12 +70,13 @@ class GenerateResult:
     landing: Path
     rows: dict[str, int]
     skipped: bool = False
+    end_date: dt.date | None = None  # last day of the written history
 
     def summary(self) -> str:
         if self.skipped:
             return f"exports already present in {self.landing} (use --force to regenerate)"
         parts = ", ".join(f"{t}={n:,}" for t, n in self.rows.items())
-        return f"wrote exports to {self.landing}: {parts}"
+        return f"wrote exports to {self.landing} (history up to {self.end_date}): {parts}"
 
 
 def sizes(scale: float) -> dict[str, int]:
@@ -84,9 +89,14 @@ def sizes(scale: float) -> dict[str, int]:
     }
 
 
-def _day_weights(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def default_end_date() -> dt.date:
+    """Yesterday in UTC: the newest whole day of history, so today's simulated clicks come right after it."""
+    return dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+
+
+def _day_weights(days: np.ndarray, end_date: dt.date) -> np.ndarray:
     """Weekly and yearly seasonality, a gentle growth trend and a holiday peak."""
-    dates = np.datetime64(END_DATE) - np.timedelta64(HISTORY_DAYS - 1, "D") + days.astype("timedelta64[D]")
+    dates = np.datetime64(end_date) - np.timedelta64(HISTORY_DAYS - 1, "D") + days.astype("timedelta64[D]")
     weekday = (dates.astype("datetime64[D]").view("int64") - 4) % 7  # 0 = Monday
     weekly = np.array([0.92, 0.9, 0.93, 0.97, 1.08, 1.17, 1.03])[weekday]
     day_of_year = (dates - dates.astype("datetime64[Y]")).astype(int)
@@ -96,11 +106,12 @@ def _day_weights(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return weekly * yearly * holiday * trend
 
 
-def build_dataset(scale: float, seed: int) -> Dataset:
-    """All tables in memory: clean, then the dirtied string exports."""
+def build_dataset(scale: float, seed: int, end_date: dt.date | None = None) -> Dataset:
+    """All tables in memory: clean, then the dirtied string exports; history ends on `end_date` (default yesterday)."""
+    end_date = default_end_date() if end_date is None else end_date
     rng = np.random.default_rng(seed)
     n = sizes(scale)
-    start = END_DATE - dt.timedelta(days=HISTORY_DAYS - 1)
+    start = end_date - dt.timedelta(days=HISTORY_DAYS - 1)
 
     categories = pl.DataFrame({
         "category_id": np.arange(1, len(CATEGORY_NAMES) + 1, dtype=np.int64),
@@ -135,7 +146,7 @@ def build_dataset(scale: float, seed: int) -> Dataset:
     # Orders: days from seasonal weights, customers from propensity.
     n_ord = n["orders"]
     days = np.arange(HISTORY_DAYS)
-    day_p = _day_weights(days, rng)
+    day_p = _day_weights(days, end_date)
     order_day = np.sort(rng.choice(HISTORY_DAYS, size=n_ord, p=day_p / day_p.sum()))
     order_cust = rng.choice(n_cust, size=n_ord, p=propensity) + 1
     order_status = rng.choice(STATUSES[0], size=n_ord, p=STATUSES[1])
@@ -215,7 +226,7 @@ def build_dataset(scale: float, seed: int) -> Dataset:
         pl.DataFrame({"customer_id": cust_ids, "lead": lead})
         .join(first_order, on="customer_id", how="left")
         .with_columns(
-            pl.coalesce(pl.col("first_order"), pl.lit(END_DATE)).alias("anchor"),
+            pl.coalesce(pl.col("first_order"), pl.lit(end_date)).alias("anchor"),
         )
         .with_columns((pl.col("anchor") - pl.duration(days="lead")).alias("signup_date"))
     )
@@ -239,7 +250,7 @@ def build_dataset(scale: float, seed: int) -> Dataset:
 
     clean = {"categories": categories, "products": products, "customers": customers, "orders": orders,
              "order_items": items}  # fmt: skip
-    dataset = Dataset(clean=clean, exports={}, anomalies=anomalies)
+    dataset = Dataset(clean=clean, exports={}, anomalies=anomalies, end_date=end_date)
     _dirty_exports(dataset, rng)
     return dataset
 
@@ -364,17 +375,29 @@ def write_exports(ds: Dataset, lake: Lake, *, scale: float, seed: int) -> dict[s
         rows[table] = ds.exports[table].height
     lake.ground_truth_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(lake.ground_truth_dir / "anomalies.csv", ds.anomalies.write_csv())
-    manifest = {"scale": scale, "seed": seed, "end_date": END_DATE.isoformat(), "rows": rows,
+    manifest = {"scale": scale, "seed": seed, "end_date": ds.end_date.isoformat(), "rows": rows,
                 "dirty": {t: {k: len(v) for k, v in kinds.items()} for t, kinds in ds.dirty.items()},
                 "imputed": ds.imputed}  # fmt: skip
     write_text_atomic(lake.ground_truth_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return rows
 
 
-def generate_exports(lake_dir: Path, *, scale: float, seed: int, force: bool = False) -> GenerateResult:
-    """`shoplake generate`: build the dataset and write its exports into the landing area."""
-    lake = Lake(lake_dir)
+def generate_exports(
+    settings: Settings,
+    *,
+    scale: float | None = None,
+    seed: int = 42,
+    end_date: dt.date | None = None,
+    force: bool = False,
+) -> GenerateResult:
+    """`shoplake generate`: build the dataset and write its exports into the settings' landing area.
+
+    `scale` defaults to the demo scale; `end_date` (the last day of history) to yesterday in UTC.
+    """
+    lake = Lake(settings.lake_dir)
     if exports_exist(lake) and not force:
         return GenerateResult(landing=lake.landing_root, rows={}, skipped=True)
-    ds = build_dataset(scale, seed)
-    return GenerateResult(landing=lake.landing_root, rows=write_exports(ds, lake, scale=scale, seed=seed))
+    scale = settings.demo_scale if scale is None else scale
+    ds = build_dataset(scale, seed, end_date)
+    rows = write_exports(ds, lake, scale=scale, seed=seed)
+    return GenerateResult(landing=lake.landing_root, rows=rows, end_date=ds.end_date)

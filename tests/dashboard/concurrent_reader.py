@@ -13,7 +13,8 @@ import time
 import traceback
 from pathlib import Path
 
-from pipelines.dashboard import data
+from pipelines.dashboard import queries as data
+from pipelines.dashboard.backends import open_backend
 from pipelines.settings import Settings
 
 CONSISTENCY_SQL = """
@@ -35,7 +36,7 @@ def main() -> None:
         int(sys.argv[3]),
         float(sys.argv[4]),
     )
-    backend = data.open_backend(Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake_dir)}))
+    backend = open_backend(Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake_dir)}))
     first, last = data.date_bounds(backend)
     start = last - dt.timedelta(days=29)
     page_reads = [

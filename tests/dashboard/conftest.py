@@ -1,9 +1,12 @@
 """The dashboard tests' lakes: copies of the session's built lake (real generate -> ingest -> dbt build
--> snapshot), with clickstream events and, for `lit_lake`, the tables later branches add."""
+-> snapshot), with recent clickstream events and, for `lit_lake`, rows in the results tables; and
+`story_lake`, what `shoplake demo` leaves (history up to yesterday, clicks now) for the browser."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import os
 import shutil
 import socket
@@ -15,8 +18,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.dashboard.data import CLICK_EVENTS_TABLE
-from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.lake import CLICKSTREAM_TABLE, Lake, write_parquet_atomic
+from pipelines.stream.contract import EVENT_COLUMNS
 from pipelines.warehouse.serving import current_snapshot_id, publish_snapshot
 
 SHOPLAKE = str(Path(sys.executable).with_name("shoplake"))
@@ -48,9 +51,9 @@ def direct_sql(lake_dir: Path, sql: str, params: list | None = None) -> list[tup
 
 
 def write_click_events(lake_dir: Path, n: int = 3000, seed: int = 7) -> pl.DataFrame:
-    """Clickstream events in the schema the stream writer lands (branch `stream`), ending now."""
+    """Clickstream events in the schema the stream writer lands (the event contract), ending now."""
     rng = np.random.default_rng(seed)
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.timezone.utc)
     seconds = np.sort(rng.integers(0, 45 * 60, n))[::-1]
     sessions = rng.integers(1, n // 6, n)
     types = rng.choice(
@@ -71,10 +74,29 @@ def write_click_events(lake_dir: Path, n: int = 3000, seed: int = 7) -> pl.DataF
             "device": rng.choice(["desktop", "mobile_web", "ios_app"], n),
             "page_url": rng.choice(["/", "/search", "/cart", "/checkout", "/p/1", "/p/2", "/c/books"], n),
         }
-    )
-    path = Lake(lake_dir).raw_file(CLICK_EVENTS_TABLE, "events-000000", ("event_date", now.strftime("%Y-%m-%d")))
+    ).cast({name: EVENT_COLUMNS[name] for name in ("event_time", "customer_id", "product_id")})
+    path = Lake(lake_dir).raw_file(CLICKSTREAM_TABLE, "events-000000", ("event_date", now.strftime("%Y-%m-%d")))
     write_parquet_atomic(events, path)
     return events
+
+
+@pytest.fixture(scope="session")
+def story_lake(request, tmp_path_factory) -> Path:
+    """A lake made by the demo itself: the order history ends yesterday (UTC) and the simulated clicks
+    go through the local broker now, then dbt, quality checks and the forecast. At a tiny scale for
+    tests; with `--update-screenshots` at the demo's own defaults, so the docs show what `make demo` shows."""
+    from pipelines.demo import run_demo
+    from pipelines.settings import Settings
+
+    lake_dir = tmp_path_factory.mktemp("dash-story") / "lake"
+    settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake_dir)})
+    sizes = {} if request.config.getoption("--update-screenshots") else {"scale": 0.01, "click_events": 3000}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = run_demo(settings, seed=7, **sizes)
+    clicks = sizes.get("click_events", 60_000)
+    assert code == 0 and f"wrote {clicks:,} events" in out.getvalue(), out.getvalue()[-3000:]
+    return lake_dir
 
 
 @pytest.fixture(scope="session")
@@ -86,40 +108,50 @@ def base_lake(built_lake, tmp_path_factory) -> Path:
     return lake_dir
 
 
-def add_later_tables(lake_dir: Path) -> None:
-    """Create the tables other branches will build, in their expected shape, and publish a snapshot."""
+FORECAST_DAYS = 14
+
+
+def add_results_tables(lake_dir: Path) -> None:
+    """Rows in the results tables (`dq_results`, `sales_forecast`, `alert_log`), in their contracted
+    columns (PLAN "Shared decisions"), and publish a snapshot: two quality runs, one forecast, one alert."""
     con = duckdb.connect(str(Lake(lake_dir).warehouse_path))
     try:
         con.execute("""
-            create or replace table anomalies as
-            select sales_date, category_id, category_name, 'revenue' as metric, revenue as actual_value,
-                   revenue * 0.9 as expected_value,
-                   case when row_number() over (partition by category_id order by revenue desc) = 1
-                       then 9.5 else 0.3 end as score,
-                   row_number() over (partition by category_id order by revenue desc) = 1 as is_anomaly
-            from product_category_sales
-        """)
-        con.execute("""
-            create or replace table sales_forecast as
-            with last_day as (select max(sales_date) as d from product_category_sales)
-            select category_name, cast(last_day.d + cast(h.i as integer) as date) as forecast_date,
-                   100.0 + h.i as forecast, 80.0 + h.i as lower, 120.0 + h.i as upper
-            from (select distinct category_name from product_category_sales), last_day, range(1, 15) as h(i)
-        """)
-        con.execute("""
-            create or replace table funnel_daily as
-            select sales_date as day, 'web' as channel, orders * 40 as views, orders * 6 as carts,
-                   orders * 2 as checkouts, orders as purchases
-            from product_category_sales
-        """)
-        con.execute("""
             create or replace table dq_results as
-            select now() as run_at, 'not_null_fct_orders_order_id' as test_name, 'pass' as status, 0 as failures
-            union all select now(), 'volume_orders_daily', 'warn', 3
+            select * from (values
+                ('run-1', timestamp '2026-10-30 06:00:00', 'volume', 'volume_orders', 'orders', 'warn', 'pass',
+                 0::bigint, '', date '2026-10-29'),
+                ('run-2', timestamp '2026-10-31 06:00:00', 'dbt_test', 'not_null_fct_orders_order_id', 'fct_orders',
+                 'error', 'pass', 0::bigint, '', date '2026-10-31'),
+                ('run-2', timestamp '2026-10-31 06:00:00', 'volume', 'volume_orders', 'orders', 'warn', 'warn',
+                 3::bigint, '12 rows on 2026-10-31, expected 94 (band 55-132)', date '2026-10-31')
+            ) as t(run_id, checked_at, check_type, check_name, target, severity, status, failing_rows, detail,
+                   check_date)
+        """)
+        con.execute(f"""
+            create or replace table sales_forecast as
+            with last_day as (select max(sales_date) as origin_date from product_category_sales)
+            select
+                cast(last_day.origin_date + cast(h.i as integer) as date) as forecast_date,
+                categories.category_id,
+                categories.category_name,
+                100.0 + h.i as revenue_forecast,
+                80.0 + h.i as revenue_lower,
+                120.0 + h.i as revenue_upper,
+                60.0 + h.i as revenue_lower_95,
+                140.0 + h.i as revenue_upper_95,
+                last_day.origin_date,
+                'AutoETS' as model,
+                timestamp '2026-10-31 07:00:00' as generated_at
+            from (select distinct category_id, category_name from product_category_sales) as categories,
+                last_day, range(1, {FORECAST_DAYS + 1}) as h(i)
         """)
         con.execute("""
             create or replace table alert_log as
-            select now() as alerted_at, 'volume' as kind, 'orders below band' as message
+            select timestamptz '2026-10-31 06:00:01+00' as raised_at, 'volume:volume_orders:2026-10-31' as alert_key,
+                'quality' as source, 'warn' as severity, 'orders below band' as title,
+                '12 rows on 2026-10-31, expected 94' as detail, '{}' as context, 'log_only' as delivery,
+                0::bigint as delivery_attempts, cast(null as varchar) as delivery_error
         """)
     finally:
         con.close()
@@ -128,8 +160,8 @@ def add_later_tables(lake_dir: Path) -> None:
 
 @pytest.fixture(scope="session")
 def lit_lake(base_lake, tmp_path_factory) -> Path:
-    """A copy of the base lake where the later branches' tables exist (pages must light up)."""
+    """A copy of the base lake whose results tables hold rows (pages must show them)."""
     lake_dir = tmp_path_factory.mktemp("dash-lit") / "lake"
     shutil.copytree(base_lake, lake_dir)
-    add_later_tables(lake_dir)
+    add_results_tables(lake_dir)
     return lake_dir

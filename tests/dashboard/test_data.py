@@ -1,4 +1,5 @@
-"""The dashboard data layer against a real published snapshot: figures, injection, snapshot switching."""
+"""The dashboard's reads against a real published snapshot: figures, injection, results tables, snapshot
+switching, and the live clickstream read from the lake through a sandboxed connection."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import datetime as dt
 import shutil
 
 import duckdb
+import polars as pl
 import pytest
 
-from pipelines.dashboard import data
+from pipelines.dashboard import live
+from pipelines.dashboard import queries as data
+from pipelines.dashboard.backends import SnapshotBackend, open_backend
 from pipelines.errors import ShopLakeError
-from pipelines.lake import Lake
+from pipelines.lake import CLICKSTREAM_TABLE, Lake
 from pipelines.settings import Settings
+from pipelines.stream.contract import EVENT_TYPES
 from pipelines.warehouse.serving import MANIFEST_TABLE, current_snapshot_id, prune_snapshots, publish_snapshot
 
-from .conftest import direct_sql
+from .conftest import FORECAST_DAYS, add_results_tables, direct_sql
 
 INJECTIONS = [
     "'; drop table fct_orders; --",
@@ -24,8 +29,12 @@ INJECTIONS = [
 ]
 
 
-def backend_for(lake_dir) -> data.SnapshotBackend:
-    return data.open_backend(Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake_dir)}))
+def settings_for(lake_dir) -> Settings:
+    return Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake_dir)})
+
+
+def backend_for(lake_dir) -> SnapshotBackend:
+    return open_backend(settings_for(lake_dir))
 
 
 def test_overview_revenue_equals_direct_sum(base_lake):
@@ -85,6 +94,7 @@ def test_injection_values_are_harmless(base_lake, value):
     assert data.category_revenue(backend, first, last, (value,), "day").empty
     assert data.category_share(backend, first, last, (value, "Books"))["category_name"].tolist() == ["Books"]
     assert data.top_products(backend, first, last, (value,), 5).empty
+    assert data.category_history(backend, first, last, value).empty
     with pytest.raises(ShopLakeError):
         data.category_revenue(backend, first, last, (), value)  # grain is an allow-list, never SQL
     with pytest.raises((duckdb.Error, ValueError)):
@@ -95,26 +105,87 @@ def test_injection_values_are_harmless(base_lake, value):
     assert "fct_orders" in tables and "pwned" not in tables
 
 
-def test_missing_tables_say_where_they_come_from(base_lake):
-    backend = backend_for(base_lake)
-    for table in ("anomalies", "funnel_daily"):  # dbt marts: every build has them
-        assert data.resolve(backend, table).missing is None
-    for table in ("sales_forecast", "dq_results", "alert_log"):  # written by `shoplake quality` / `forecast`
-        resolved = data.resolve(backend, table)
-        assert resolved.missing and "does not exist yet" in resolved.missing and "run `shoplake" in resolved.missing
+def test_results_tables_absent_or_empty_say_which_command_fills_them(base_lake, tmp_path):
+    backend = backend_for(base_lake)  # no quality or forecast run: the tables are absent (or, as dbt models, empty)
+    assert data.dq_results(backend) is None and data.sales_forecast(backend) is None
+    assert data.alert_log(backend) is None
+    assert "shoplake quality" in data.NOT_YET["dq_results"] and "shoplake forecast" in data.NOT_YET["sales_forecast"]
+
+    lake_dir = tmp_path / "lake"  # dbt models them: they exist, empty, before the first run
+    shutil.copytree(base_lake, lake_dir)
+    add_results_tables(lake_dir)
+    con = duckdb.connect(str(Lake(lake_dir).warehouse_path))
+    for table in ("dq_results", "sales_forecast", "alert_log"):
+        con.execute(f"delete from {table}")
+    con.close()
+    publish_snapshot(Lake(lake_dir))
+    empty = backend_for(lake_dir)
+    assert empty.has_table("dq_results")
+    assert data.dq_results(empty) is None and data.sales_forecast(empty) is None and data.alert_log(empty) is None
+    empty.close()
 
 
-def test_later_tables_light_up(lit_lake):
+def test_results_tables_read_their_contracted_columns(lit_lake):
     backend = backend_for(lit_lake)
+    checks = data.dq_results(backend)
+    assert set(checks["run_id"]) == {"run-2"}  # the newest run only
+    assert checks["status"].tolist() == ["warn", "pass"]  # problems first
+    assert checks.columns.tolist() == data.DQ_COLUMNS.split(", ")
+    forecast = data.sales_forecast(backend)
+    (categories,) = direct_sql(lit_lake, "select count(distinct category_name) from product_category_sales")[0]
+    assert len(forecast) == categories * FORECAST_DAYS
+    assert (forecast["revenue_lower"] <= forecast["revenue_forecast"]).all()
+    assert (forecast["revenue_forecast"] <= forecast["revenue_upper"]).all()
+    alerts = data.alert_log(backend)
+    assert alerts["alert_key"].tolist() == ["volume:volume_orders:2026-10-31"]
+
+
+def test_anomalies_read_the_mart(base_lake):
+    backend = backend_for(base_lake)
     first, last = data.date_bounds(backend)
-    for table in ("anomalies", "sales_forecast", "dq_results", "alert_log"):  # funnel_daily: branch `stream` landed
-        assert data.resolve(backend, table).missing is None, table
-    res, flagged = data.anomalies(backend, first, last)
-    assert res.columns["actual"] == "actual_value" and flagged["is_anomaly"].sum() == 12  # one per category
-    _, forecast = data.sales_forecast(backend)
-    assert len(forecast) == 12 * 14 and (forecast["lower"] <= forecast["upper"]).all()
-    kpis = data.overview_kpis(backend, last - dt.timedelta(days=6), last)
-    assert kpis["current"]["conversion_rate"] == pytest.approx(1 / 40)
+    scored = data.anomalies(backend, first, last)
+    (rows, flagged) = direct_sql(base_lake, "select count(*), count(*) filter (where is_anomaly) from anomalies")[0]
+    assert len(scored) == rows > 0 and int(scored["is_anomaly"].sum()) == flagged > 0
+    category = scored.loc[scored["is_anomaly"].astype(bool), "category_name"].iloc[0]
+    mine = scored[scored["category_name"] == category]
+    assert set(scored["direction"]) <= {"spike", "drop"}
+    history = data.category_history(backend, first, last, category)
+    assert set(mine["sales_date"]) <= set(history["sales_date"])
+
+
+def test_overview_conversion_is_purchasing_sessions_over_sessions(base_lake):
+    backend = backend_for(base_lake)
+    sessions, purchases, first_day, last_day = direct_sql(
+        base_lake, "select sum(session_count), sum(purchases), min(event_date), max(event_date) from funnel_daily"
+    )[0]
+    assert sessions > 0
+    kpis = data.overview_kpis(backend, first_day, last_day)
+    assert kpis["current"]["sessions"] == sessions
+    assert kpis["current"]["conversion_rate"] == pytest.approx(purchases / sessions)
+    assert kpis["previous"]["conversion_rate"] is None  # no clicks before the first click day
+    funnel = data.funnel_daily(backend, first_day, last_day)
+    assert funnel["sessions"].sum() == sessions and (funnel["views"] >= funnel["carts"]).all()
+
+
+def test_date_bounds_reach_the_newest_click_day(base_lake, tmp_path):
+    """Today's clicks arrive before today's orders: the period must reach them (the demo's story)."""
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(base_lake, lake_dir)
+    backend = backend_for(lake_dir)
+    first, last = data.date_bounds(backend)
+    assert last == direct_sql(lake_dir, "select max(order_date) from fct_orders")[0][0]  # clicks are older here
+    con = duckdb.connect(str(Lake(lake_dir).warehouse_path))
+    con.execute(
+        "insert into funnel_daily by name select ? as event_date, 'direct' as channel, 10 as session_count, "
+        "8 as views, 3 as carts, 2 as checkouts, 1 as purchases",
+        [last + dt.timedelta(days=1)],
+    )
+    con.close()
+    publish_snapshot(Lake(lake_dir))
+    assert data.date_bounds(backend) == (first, last + dt.timedelta(days=1))
+    kpis = data.overview_kpis(backend, last - dt.timedelta(days=28), last + dt.timedelta(days=1))
+    assert kpis["current"]["conversion_rate"] == pytest.approx(0.1) and kpis["current"]["orders"] > 0
+    backend.close()
 
 
 def test_snapshot_has_manifest_matching_counts(base_lake):
@@ -186,28 +257,75 @@ def test_threads_share_one_backend_across_publishes(base_lake, tmp_path):
     backend.close()
 
 
-def test_live_clickstream_reads_only_recent_files(base_lake, tmp_path):
+def test_live_clickstream_reads_only_recent_files_through_a_sandbox(base_lake, tmp_path, monkeypatch):
     import os
-
-    from .conftest import write_click_events
 
     lake_dir = tmp_path / "lake"
     shutil.copytree(base_lake, lake_dir)
     lake = Lake(lake_dir)
-    old = lake.raw_file(data.CLICK_EVENTS_TABLE, "events-old", ("event_date", "2026-01-01"))
+    old = lake.raw_file(CLICKSTREAM_TABLE, "events-old", ("event_date", "2026-01-01"))
     old.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(next(lake.raw_dir(data.CLICK_EVENTS_TABLE).rglob("*.parquet")), old)
+    shutil.copy(next(lake.raw_dir(CLICKSTREAM_TABLE).rglob("events-000000.parquet")), old)
     two_hours_ago = old.stat().st_mtime - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
-    assert [str(old)] != data.recent_event_files(lake, 30) and str(old) not in data.recent_event_files(lake, 30)
-    live = data.clickstream_live(lake, 30)
-    events = write_click_events(tmp_path / "other")  # same seed: the events of the recent file
+    recent = live.recent_event_files(lake, 30)
+    assert recent and old not in recent
+
+    opened = []
+    connect_reader = live.connect_reader
+
+    def recording_reader(*args, **kwargs):
+        con = connect_reader(*args, **kwargs)
+        opened.append((kwargs.get("read_paths"), con))
+        return con
+
+    monkeypatch.setattr(live, "connect_reader", recording_reader)
+    view = live.clickstream_live(settings_for(lake_dir), 30)
+    assert [list(paths) for paths, _ in opened] == [recent]  # one sandboxed connection, on the listed files only
+    with pytest.raises(duckdb.Error):  # and it cannot read anything else in the lake
+        connect_reader(read_paths=recent).execute("select count(*) from read_parquet(?)", [str(old)])
+
+    # expected figures straight from the listed files with polars (the session lake also holds older clicks
+    # seeded at build time: recent mtime, events outside the window)
+    events = pl.concat([pl.read_parquet(f, hive_partitioning=False) for f in recent], how="diagonal_relaxed")
     newest = events["event_time"].max()
-    in_window = events.filter(events["event_time"] >= newest - dt.timedelta(minutes=30))
-    # the session lake also holds older clicks seeded at build time (recent mtime, events outside the window)
-    assert live["files_read"] == len(data.recent_event_files(lake, 30)) and live["window_events"] == in_window.height
-    funnel = dict(zip(live["funnel"]["step"], live["funnel"]["sessions"], strict=True))
-    assert funnel["view"] >= funnel["cart"] > 0 and funnel["purchase"] > 0
+    in_window = events.filter(pl.col("event_time") >= newest - dt.timedelta(minutes=30))
+    assert 0 < in_window.height < events.height
+    assert view.files_read == len(recent) and view.window_events == in_window.height
+    assert view.newest_event == newest.replace(tzinfo=None)
+    assert int(view.per_minute["events"].sum()) == in_window.height
+    funnel = dict(zip(view.funnel["step"], view.funnel["sessions"], strict=True))
+    want = {
+        step: in_window.filter(pl.col("event_type") == event_type)["session_id"].n_unique()
+        for step, event_type in live.FUNNEL_STEPS.items()
+    }
+    assert funnel == want and funnel["purchase"] > 0
+    pages = in_window.drop_nulls("page_url").group_by("page_url").len()
+    top = pages.sort(["len", "page_url"], descending=[True, False])
+    assert view.top_pages["page_url"].tolist() == top["page_url"].to_list()[:10]
+
+
+def test_live_clickstream_lists_again_when_a_listed_file_is_compacted_away(base_lake, monkeypatch):
+    """Compaction replaces small files between the listing and the read: the panel lists again."""
+    lake = Lake(base_lake)
+    real = live.recent_event_files(lake, 30)
+    gone = real[0].with_name("compacted-away.parquet")
+    listings = iter([[*real, gone], real])
+    monkeypatch.setattr(live, "recent_event_files", lambda _lake, _window: next(listings))
+    view = live.clickstream_live(settings_for(base_lake), 30)
+    assert view is not None and view.files_read == len(real)
+    monkeypatch.setattr(live, "recent_event_files", lambda _lake, _window: [*real, gone])
+    with pytest.raises(duckdb.Error):  # still gone after every attempt: the error surfaces
+        live.clickstream_live(settings_for(base_lake), 30)
+
+
+def test_live_funnel_steps_are_contract_event_types():
+    assert set(live.FUNNEL_STEPS.values()) <= set(EVENT_TYPES)
+
+
+def test_live_clickstream_without_events_is_none(tmp_path):
+    Lake(tmp_path / "lake").ensure()  # only the empty placeholder file
+    assert live.clickstream_live(settings_for(tmp_path / "lake"), 30) is None
 
 
 def test_snapshot_without_manifest_still_described(base_lake, tmp_path):

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.generate.batch import generate_exports
+from pipelines.generate.batch import REFERENCE_END_DATE, generate_exports
 from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.settings import Settings
 
 from ..helpers import commit_raw_file
 
@@ -17,7 +18,7 @@ BROKEN_TEST = "accepted_values_stg_shop__orders_order_status"
 
 def make_lake(root: Path) -> Lake:
     """A lake with generated exports in its landing area (nothing ingested yet)."""
-    generate_exports(root, scale=SCALE, seed=7)
+    generate_exports(Settings(lake_dir=root), scale=SCALE, seed=7, end_date=REFERENCE_END_DATE)
     return Lake(root).ensure()
 
 

@@ -33,7 +33,6 @@ from .lakes import BROKEN_TEST, add_order_with_unknown_status, make_lake
 pytestmark = pytest.mark.slow
 
 SHOPLAKE = str(Path(sys.executable).parent / "shoplake")
-SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "prefect-deployments.png"
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
 
@@ -161,7 +160,8 @@ def test_pipeline_deployment_builds_the_warehouse(stack: Stack) -> None:
     assert read_alert_log(stack.lake) == []
 
 
-def test_ui_lists_the_deployments(stack: Stack) -> None:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -170,18 +170,37 @@ def test_ui_lists_the_deployments(stack: Stack) -> None:
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 640})
-            page.goto(f"{stack.ui_url}/deployments")
-            for name in ("ingest-batch", "transform", "pipeline"):  # the UI is a SPA: wait for the rows
-                page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
-            page.get_by_text("Every hour", exact=False).first.wait_for(timeout=30_000)
-            page.get_by_text("ingest_batch", exact=True).first.wait_for(timeout=30_000)  # flow names load last
-            page.wait_for_load_state("networkidle")
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            yield browser
         finally:
             browser.close()
-    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_ui_lists_the_deployments(stack: Stack, browser: Any, screenshot_dir: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 640})
+    page.goto(f"{stack.ui_url}/deployments")
+    for name in ("ingest-batch", "transform", "pipeline"):  # the UI is a SPA: wait for the rows
+        page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+    page.get_by_text("Every hour", exact=False).first.wait_for(timeout=30_000)
+    page.get_by_text("ingest_batch", exact=True).first.wait_for(timeout=30_000)  # flow names load last
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(screenshot_dir / "prefect-deployments.png"))
+    page.close()
+
+
+def test_ui_shows_a_flow_run_with_its_logs(stack: Stack, browser: Any, screenshot_dir: Path) -> None:
+    """A deployment run triggered through the API, opened in the UI: its state and the logs it shipped."""
+    run = stack.run_deployment("pipeline")  # ingest -> dbt build -> quality; needs nothing before it
+    assert run["state_type"] == "COMPLETED", stack.run_logs(run["id"])[-20:]
+    stack.wait_for_log_line(run["id"], "dbt success", "fct_orders")  # logs reach the server after the state
+    first_line = " ".join(stack.run_logs(run["id"])[0].split())  # the Logs tab lists the oldest first
+    page = browser.new_page(viewport={"width": 1400, "height": 1500})  # tall: the run graph, then ~15 log lines
+    page.goto(f"{stack.ui_url}/runs/flow-run/{run['id']}")
+    page.get_by_text(run["name"], exact=True).first.wait_for(timeout=60_000)
+    page.get_by_text("Completed", exact=True).first.wait_for(timeout=30_000)
+    page.get_by_text(first_line).first.wait_for(timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(screenshot_dir / "prefect-flow-run.png"))
+    page.close()
 
 
 def test_failing_dbt_test_fails_the_run_names_the_node_and_alerts(stack: Stack) -> None:

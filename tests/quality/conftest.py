@@ -20,11 +20,11 @@ SEED = 7
 def quality_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generated, ingested and built once (about 15 s); tests that change it use `lake_copy`."""
     from pipelines.batch.ingest import ingest_all
-    from pipelines.generate.batch import generate_exports
+    from pipelines.generate.batch import REFERENCE_END_DATE, generate_exports
     from pipelines.warehouse.dbt import run_dbt_build
 
     root = tmp_path_factory.mktemp("quality") / "lake"
-    generate_exports(root, scale=TINY_SCALE, seed=SEED)
+    generate_exports(Settings(lake_dir=root), scale=TINY_SCALE, seed=SEED, end_date=REFERENCE_END_DATE)
     with contextlib.redirect_stdout(sys.stderr):
         ingest_all(Settings(lake_dir=root), progress=False)
         result = run_dbt_build(Settings(lake_dir=root), target="dev", progress=False)

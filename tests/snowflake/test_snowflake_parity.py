@@ -182,10 +182,11 @@ def test_snowflake_reader_keeps_null_timestamps(promoted_lake) -> None:
 
 def test_dashboard_reads_snowsim_through_the_shared_connection(promoted_lake) -> None:
     """`DBT_TARGET=snowsim` needs no SNOWFLAKE_* settings: the dashboard finds the lake's server like promote."""
-    from pipelines.dashboard import data
+    from pipelines.dashboard import queries as data
+    from pipelines.dashboard.backends import open_backend
 
-    local = data.open_backend(promoted_lake.settings, "dev")
-    remote = data.open_backend(promoted_lake.settings, "snowsim")
+    local = open_backend(promoted_lake.settings, "dev")
+    remote = open_backend(promoted_lake.settings, "snowsim")
     try:
         assert remote.kind == "snowflake" and f"snowsim at http://127.0.0.1:{promoted_lake.port}" in remote.describe()
         first, last = data.date_bounds(local)

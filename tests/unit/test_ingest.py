@@ -13,7 +13,7 @@ from pipelines.batch.ingest import FileStatus, ingest_all
 from pipelines.batch.ledger import read_ledger
 from pipelines.batch.validate import first_occurrence
 from pipelines.catalog import committed_files, read_committed
-from pipelines.generate.batch import build_dataset, write_exports
+from pipelines.generate.batch import REFERENCE_END_DATE, build_dataset, write_exports
 from pipelines.lake import Lake
 from pipelines.settings import Settings
 
@@ -33,7 +33,7 @@ def _ingest(lake: Lake):
 
 @pytest.fixture
 def ingested(lake: Lake):
-    ds = build_dataset(0.01, 5)
+    ds = build_dataset(0.01, 5, REFERENCE_END_DATE)
     write_exports(ds, lake, scale=0.01, seed=5)
     report = _ingest(lake)
     return ds, report

@@ -1,0 +1,121 @@
+"""The live clickstream panel: recent events read straight from the lake, fresher than any dbt build.
+
+Each refresh lists the stream's event files, keeps those written within the window (plus a
+margin), and reads only them through a sandboxed DuckDB connection that may open those files and
+nothing else. Until the commit protocol's catalog of committed files lands, the files are listed
+from the folder as the stream writer publishes them (whole files, by rename).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ..lake import CLICKSTREAM_TABLE, Lake
+from ..settings import Settings
+from ..warehouse.sandbox import connect_reader
+
+RECENT_FILES_MARGIN = dt.timedelta(minutes=10)  # late files: stream writers flush micro-batches late
+FUNNEL_STEPS = {  # step -> the contract's event type; the same steps as the `funnel_daily` mart
+    "product view": "product_view",
+    "add to cart": "add_to_cart",
+    "checkout": "checkout_start",
+    "purchase": "purchase",
+}
+READ_ATTEMPTS = 3  # compaction may replace a listed file before it is read: list again
+
+
+@dataclass(frozen=True)
+class LiveClicks:
+    """The newest `window_minutes` of events, ending at the newest event in the lake."""
+
+    newest_event: dt.datetime  # UTC, naive
+    window_events: int
+    files_read: int
+    per_minute: pd.DataFrame  # minute, event_type, events
+    funnel: pd.DataFrame  # step, sessions (sessions with at least one event of the step)
+    top_pages: pd.DataFrame  # page_url, events
+    top_products: pd.DataFrame  # product_id, events
+
+
+def recent_event_files(lake: Lake, window_minutes: int) -> list[Path]:
+    """Event files written within the window (plus a margin) before the newest one.
+
+    Live panels refresh every few seconds; filtering on modification time keeps each refresh
+    proportional to the window, not to the whole clickstream history.
+    """
+    files = []
+    for path in lake.raw_files(CLICKSTREAM_TABLE):
+        try:
+            files.append((path.stat().st_mtime, path))
+        except FileNotFoundError:  # compacted away between listing and stat
+            continue
+    if not files:
+        return []
+    newest = max(mtime for mtime, _ in files)
+    cutoff = newest - (dt.timedelta(minutes=window_minutes) + RECENT_FILES_MARGIN).total_seconds()
+    return sorted(path for mtime, path in files if mtime >= cutoff)
+
+
+def clickstream_live(settings: Settings, window_minutes: int = 30) -> LiveClicks | None:
+    """Events per minute, session funnel, top pages and products; None when no events have landed."""
+    lake = Lake(settings.lake_dir)
+    attempt = 1
+    while True:
+        files = recent_event_files(lake, window_minutes)
+        if not files:
+            return None
+        try:
+            return _read_window(files, int(window_minutes))
+        except duckdb.Error:  # a vanished file reads as a forbidden glob (PermissionException), or IOException
+            if attempt >= READ_ATTEMPTS or all(f.exists() for f in files):
+                raise
+            attempt += 1
+
+
+EVENTS = "read_parquet(?, union_by_name = true)"
+
+
+def _read_window(files: list[Path], window_minutes: int) -> LiveClicks | None:
+    con = connect_reader(read_paths=files)
+    paths = [str(f) for f in files]
+    try:
+        (newest,) = con.execute(f"select max(event_time) from {EVENTS}", [paths]).fetchone()
+        if newest is None:  # only the empty placeholder file so far
+            return None
+        newest = newest.astimezone(dt.timezone.utc) if newest.tzinfo else newest.replace(tzinfo=dt.timezone.utc)
+        # One scan of the window into memory (the bound keeps row-group pruning); the panels aggregate it.
+        con.execute(
+            "create temp table recent as select timezone('UTC', event_time) as event_time, event_type, "
+            f"session_id, page_url, product_id from {EVENTS} where event_time >= ?",
+            [paths, newest - dt.timedelta(minutes=window_minutes)],
+        )
+        per_minute = con.execute(
+            "select date_trunc('minute', event_time) as minute, event_type, count(*) as events "
+            "from recent group by 1, 2 order by 1, 2"
+        ).df()
+        counts = ", ".join("count(distinct case when event_type = ? then session_id end)" for _ in FUNNEL_STEPS)
+        sessions = con.execute(f"select {counts} from recent", list(FUNNEL_STEPS.values())).fetchone()
+        pages = con.execute(
+            "select page_url, count(*) as events from recent where page_url is not null "
+            "group by 1 order by 2 desc, 1 limit 10"
+        ).df()
+        products = con.execute(
+            "select product_id, count(*) as events from recent where product_id is not null "
+            "group by 1 order by 2 desc, 1 limit 10"
+        ).df()
+    finally:
+        con.close()
+    return LiveClicks(
+        newest_event=newest.replace(tzinfo=None),
+        window_events=int(per_minute["events"].sum()) if len(per_minute) else 0,
+        files_read=len(files),
+        per_minute=per_minute,
+        funnel=pd.DataFrame({"step": list(FUNNEL_STEPS), "sessions": [int(n) for n in sessions]}),
+        top_pages=pages,
+        top_products=products,
+    )
