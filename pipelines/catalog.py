@@ -18,24 +18,16 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
-from .batch.contract import Contract, load_contracts
-from .batch.ledger import read_table_records
+from .batch.contract import CONTRACT_DTYPES, LINEAGE_DTYPES, Contract, load_contracts
+from .batch.ledger import Zone, committed_rels
 from .lake import CLICKSTREAM_TABLE, Lake, StreamFileId
 
-Zone = Literal["raw", "quarantine"]
-ZONES: tuple[Zone, ...] = ("raw", "quarantine")
-
-CONTRACT_DTYPES: dict[str, pl.DataType] = {
-    "bigint": pl.Int64(), "double": pl.Float64(), "string": pl.String(), "date": pl.Date(),
-    "timestamp": pl.Datetime("us", "UTC"), "boolean": pl.Boolean(),
-}  # fmt: skip
-LINEAGE_DTYPES: dict[str, pl.DataType] = {
-    "_source_line": pl.Int64(), "_source_file": pl.String(), "_ingested_at": pl.Datetime("us"),
-}  # fmt: skip
+if TYPE_CHECKING:
+    from .stream.simulator import Catalog
 
 
 @dataclass(frozen=True)
@@ -85,12 +77,6 @@ def table_schema(table: str, contracts: dict[str, Contract] | None = None) -> Ta
 
 
 # -- batch -------------------------------------------------------------------------------------
-
-
-def committed_rels(lake: Lake, table: str, zone: Zone = "raw") -> list[str]:
-    """Lake-relative paths of a batch table's committed files in `zone`, in ingestion order."""
-    prefix = f"{zone}/{table}/"
-    return [o for record in read_table_records(lake, table) for o in record.outputs if o.startswith(prefix)]
 
 
 # -- stream ------------------------------------------------------------------------------------
@@ -157,3 +143,15 @@ def read_committed(
     hive = bool(schema.partitions)
     frame = pl.scan_parquet(files, hive_partitioning=hive, hive_schema=schema.partitions if hive else None)
     return (frame.select(columns) if columns else frame).collect()
+
+
+def load_click_catalog(lake: Lake, customers: int = 10_000, products: int = 1_000) -> Catalog:
+    """The clickstream simulator's customers and products: the lake's committed ones, else synthetic counts."""
+    from .stream.simulator import catalog_from
+
+    try:
+        cust = read_committed(lake, "customers", ["customer_id"])
+        prod = read_committed(lake, "products", ["product_id", "category_id"])
+    except (KeyError, OSError, pl.exceptions.PolarsError):  # no such contract, or an unreadable file
+        cust = prod = pl.DataFrame()
+    return catalog_from(cust, prod, customers_n=customers, products_n=products)

@@ -228,15 +228,16 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate_clicks(args: argparse.Namespace) -> int:
+    from .catalog import load_click_catalog
     from .lake import Lake
-    from .stream.simulator import DropWindow, kafka_sender, load_catalog, simulate_clicks
+    from .stream.simulator import DropWindow, kafka_sender, simulate_clicks
     from .stream.wiring import clickstream_bootstrap
 
     settings = get_settings()
     if args.events is None and (args.rate is None or args.duration is None):
         raise ShopLakeError("give --events N, or --rate R with --duration D")
     bootstrap = clickstream_bootstrap(settings)
-    catalog = load_catalog(Lake(settings.lake_dir), customers=args.customers, products=args.products)
+    catalog = load_click_catalog(Lake(settings.lake_dir), customers=args.customers, products=args.products)
     send, close = kafka_sender(bootstrap, settings.clickstream_topic)
     result = simulate_clicks(
         send,

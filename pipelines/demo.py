@@ -88,8 +88,9 @@ def stream_demo_clicks(settings: Settings, lake: Lake, events: int, *, seed: int
     Uses KAFKA_BOOTSTRAP_SERVERS when set; otherwise starts the local broker and stops it again
     if this call started it.
     """
+    from .catalog import load_click_catalog
     from .stream.broker import start_broker, stop_broker
-    from .stream.simulator import kafka_sender, load_catalog, simulate_clicks
+    from .stream.simulator import kafka_sender, simulate_clicks
     from .stream.wiring import clickstream_bootstrap, run_clickstream
 
     started_here = False
@@ -98,7 +99,7 @@ def stream_demo_clicks(settings: Settings, lake: Lake, events: int, *, seed: int
     try:
         send, close = kafka_sender(clickstream_bootstrap(settings), settings.clickstream_topic)
         try:
-            sim = simulate_clicks(send, load_catalog(lake), events=events, rate=DEMO_CLICK_RATE, seed=seed)
+            sim = simulate_clicks(send, load_click_catalog(lake), events=events, rate=DEMO_CLICK_RATE, seed=seed)
         finally:
             close()
         stats = run_clickstream(settings, "until-caught-up")

@@ -60,10 +60,11 @@ def _seed_clickstream(lake: Lake) -> None:
     """Two days of clickstream over the generated customers and products, landed without a broker."""
     from datetime import datetime, timezone
 
+    from pipelines.catalog import load_click_catalog
     from pipelines.stream.segment import land_messages
-    from pipelines.stream.simulator import SessionGenerator, encode, load_catalog
+    from pipelines.stream.simulator import SessionGenerator, encode
 
-    sessions = SessionGenerator(load_catalog(lake), seed=SEED)
+    sessions = SessionGenerator(load_click_catalog(lake), seed=SEED)
     frames = [sessions.chunk(2_500, datetime(2025, 6, d, 20, tzinfo=timezone.utc), span_s=43_200) for d in (1, 2)]
     for frame in frames:
         land_messages(lake, encode(frame)[0], "clickstream.events")

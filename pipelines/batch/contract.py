@@ -10,10 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ShopLakeError
+
+# Polars types of the contract types, and of the lineage columns every raw file carries.
+CONTRACT_DTYPES: dict[str, pl.DataType] = {
+    "bigint": pl.Int64(), "double": pl.Float64(), "string": pl.String(), "date": pl.Date(),
+    "timestamp": pl.Datetime("us", "UTC"), "boolean": pl.Boolean(),
+}  # fmt: skip
+LINEAGE_DTYPES: dict[str, pl.DataType] = {
+    "_source_line": pl.Int64(), "_source_file": pl.String(), "_ingested_at": pl.Datetime("us"),
+}  # fmt: skip
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 TYPES = ("bigint", "double", "string", "date", "timestamp", "boolean")

@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..lake import Lake
 from ..storage import write_json_atomic
@@ -143,3 +143,13 @@ def ledger_totals(lake: Lake) -> dict[str, dict[str, int]]:
         t["landed"] += record.rows_landed
         t["quarantined"] += record.rows_quarantined
     return dict(sorted(totals.items()))
+
+
+Zone = Literal["raw", "quarantine"]
+ZONES: tuple[Zone, ...] = ("raw", "quarantine")
+
+
+def committed_rels(lake: Lake, table: str, zone: Zone = "raw") -> list[str]:
+    """Lake-relative paths of a batch table's committed files in `zone`, in ingestion order."""
+    prefix = f"{zone}/{table}/"
+    return [o for record in read_table_records(lake, table) for o in record.outputs if o.startswith(prefix)]

@@ -14,21 +14,20 @@ from collections import defaultdict
 
 import polars as pl
 
-from ..catalog import CONTRACT_DTYPES, committed_files, table_schema
 from ..lake import Lake
-from .contract import Contract
-from .ledger import read_table_records
+from .contract import CONTRACT_DTYPES, Contract
+from .ledger import committed_rels, read_table_records
 from .writer import OrderedWriter
 
 
 def _empty(contracts: dict[str, Contract], table: str, key: str) -> pl.Series:
-    dtype = table_schema(table, contracts).all_columns.get(key, pl.Int64())
-    return pl.Series(key, [], dtype=dtype)
+    columns = {c.name: CONTRACT_DTYPES[c.type] for c in contracts[table].columns}
+    return pl.Series(key, [], dtype=columns.get(key, pl.String()))  # not a column: a hive partition name
 
 
 def read_lake_keys(lake: Lake, table: str, key: str, contracts: dict[str, Contract]) -> pl.Series:
     """Every value of `key` in the table's committed raw files (an empty series of its type when none)."""
-    files = committed_files(lake, table, contracts=contracts)
+    files = [lake.path(rel) for rel in committed_rels(lake, table)]
     if not files:
         return _empty(contracts, table, key)
     return pl.scan_parquet(files, hive_partitioning=True).select(key).collect()[key]

@@ -1,9 +1,8 @@
 """The live clickstream panel: recent events read straight from the lake, fresher than any dbt build.
 
-Each refresh lists the stream's event files, keeps those written within the window (plus a
-margin), and reads only them through a sandboxed DuckDB connection that may open those files and
-nothing else. Until the commit protocol's catalog of committed files lands, the files are listed
-from the folder as the stream writer publishes them (whole files, by rename).
+Each refresh lists the stream's committed event files (pipelines/catalog.py: those its checkpoint
+covers), keeps those written within the window (plus a margin), and reads only them through a
+sandboxed DuckDB connection that may open those files and nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ..catalog import committed_stream_files
 from ..lake import CLICKSTREAM_TABLE, Lake
 from ..settings import Settings
 from ..warehouse.sandbox import connect_reader
@@ -49,7 +49,7 @@ def recent_event_files(lake: Lake, window_minutes: int) -> list[Path]:
     proportional to the window, not to the whole clickstream history.
     """
     files = []
-    for path in lake.raw_files(CLICKSTREAM_TABLE):
+    for path in committed_stream_files(lake, CLICKSTREAM_TABLE):  # never a crashed writer's leftovers
         try:
             files.append((path.stat().st_mtime, path))
         except FileNotFoundError:  # compacted away between listing and stat

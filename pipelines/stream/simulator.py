@@ -16,9 +16,7 @@ from datetime import datetime, timezone
 import numpy as np
 import polars as pl
 
-from ..catalog import read_committed
 from ..errors import ShopLakeError
-from ..lake import Lake
 from .contract import CHANNELS, DEVICES
 
 # Funnel: P(stage | previous stage). Calibrated to typical e-commerce rates (~3% session conversion).
@@ -74,24 +72,20 @@ def _zipf(n: int, s: float = 1.1) -> np.ndarray:
     return w / w.sum()
 
 
-def load_catalog(lake: Lake, customers: int = 10_000, products: int = 1_000) -> Catalog:
-    """Customers and products from the lake when ingested; otherwise the given counts."""
-    fallback = Catalog.synthetic(customers, products)
-    try:
-        cust = read_committed(lake, "customers", ["customer_id"])
-        prod = read_committed(lake, "products", ["product_id", "category_id"])
-    except (KeyError, OSError, pl.exceptions.PolarsError):  # no such contract, or an unreadable file
-        return fallback
-    if cust.is_empty() or prod.is_empty():
-        return fallback
+def catalog_from(
+    customers: pl.DataFrame, products: pl.DataFrame, *, customers_n: int = 10_000, products_n: int = 1_000
+) -> Catalog:
+    """Customers (customer_id) and products (product_id, category_id) as landed; the given counts when empty."""
+    if customers.is_empty() or products.is_empty():
+        return Catalog.synthetic(customers_n, products_n)
     rng = np.random.default_rng(7)
-    product_ids = prod["product_id"].to_numpy()
+    product_ids = products["product_id"].to_numpy()
     order = rng.permutation(len(product_ids))  # which products are popular is arbitrary but fixed
     return Catalog(
-        customer_ids=cust["customer_id"].unique().sort().to_numpy(),
+        customer_ids=customers["customer_id"].unique().sort().to_numpy(),
         product_ids=product_ids[order],
         product_weights=_zipf(len(product_ids)),
-        product_categories=prod["category_id"].to_numpy()[order],
+        product_categories=products["category_id"].to_numpy()[order],
     )
 
 

@@ -159,10 +159,12 @@ def invoke_dbt(
     progress: bool = True,
     command: str | None = None,
     wait: bool = True,
+    extra_vars: dict[str, Any] | None = None,
 ) -> DbtResult:
     """Invoke one dbt command in-process and collect per-node results.
 
-    On the DuckDB target it holds the warehouse lock (`command` names the holder; default `dbt <args>`)
+    `extra_vars` override ShopLake's own vars (`dbt_vars`) for this invocation. On the DuckDB target
+    it holds the warehouse lock (`command` names the holder; default `dbt <args>`)
     and lets go of the warehouse file before returning.
     """
     from dbt.cli.main import dbtRunner
@@ -172,7 +174,7 @@ def invoke_dbt(
     cli_args = [
         *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR), "--target", target,
         "--target-path", str(artifacts / "target"), "--log-path", str(artifacts / "logs"), "--quiet",
-        "--vars", json.dumps(dbt_vars(settings), sort_keys=True),
+        "--vars", json.dumps({**dbt_vars(settings), **(extra_vars or {})}, sort_keys=True),
     ]  # fmt: skip
     callbacks = [_progress_printer()] if progress else []
     holder = command or "dbt " + " ".join(a for a in args[:2] if not a.startswith("-"))

@@ -3,6 +3,8 @@ history, and what it half-wrote is never read (catalog, dbt, promotion) and is g
 
 from __future__ import annotations
 
+import threading
+
 import duckdb
 import polars as pl
 import pytest
@@ -102,8 +104,22 @@ def test_a_half_landed_export_is_not_published_by_transform(lake: Lake, exported
 
 def test_no_wait_says_who_holds_the_ingest_lock(lake: Lake) -> None:
     held = r"ingest lock is held by pid \d+ \(shoplake ingest \(test\)\)"
-    with locks.hold(lake, locks.INGEST, command="shoplake ingest (test)"), pytest.raises(ShopLakeError, match=held):
-        ingest(lake, wait=False)
+    taken, release = threading.Event(), threading.Event()
+
+    def holder() -> None:  # another holder: the lock is reentrant only within the thread holding it
+        with locks.hold(lake, locks.INGEST, command="shoplake ingest (test)"):
+            taken.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert taken.wait(30)
+        with pytest.raises(ShopLakeError, match=held):
+            ingest(lake, wait=False)
+    finally:
+        release.set()
+        thread.join()
 
 
 def test_a_file_with_no_record_in_an_old_lake_is_removed_but_committed_files_stay(lake: Lake) -> None:

@@ -37,7 +37,7 @@ def test_promotion_skips_uncommitted_files_and_rebuilds_a_reprocessed_table(lake
     land(lake, "orders", "orders_2.csv", HEADER + "3,1,2025-05-03,30.0,on_hold,web\n4,1,2025-06-03,5.0,shipped,web\n")
     crash_ingest(lake, after_writes=1)
     settings = settings_for(lake.root)
-    snowsim.start(lake)
+    snowsim.start(settings)
     try:
         first = promote(settings, "snowsim", tables=["orders"], build=False, progress=False)
         assert first.ok, first.render()
@@ -68,4 +68,4 @@ def test_promotion_skips_uncommitted_files_and_rebuilds_a_reprocessed_table(lake
         finally:
             con.close()
     finally:
-        snowsim.stop(lake)
+        snowsim.stop(settings)

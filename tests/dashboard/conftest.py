@@ -18,9 +18,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.lake import CLICKSTREAM_TABLE, Lake, write_parquet_atomic
+from pipelines.lake import CLICKSTREAM_TABLE, Lake, StreamFileId
+from pipelines.storage import write_parquet_atomic
 from pipelines.stream.contract import EVENT_COLUMNS
 from pipelines.warehouse.serving import current_snapshot_id, publish_snapshot
+
+from ..helpers import commit_stream_files
 
 SHOPLAKE = str(Path(sys.executable).with_name("shoplake"))
 
@@ -50,6 +53,9 @@ def direct_sql(lake_dir: Path, sql: str, params: list | None = None) -> list[tup
         con.close()
 
 
+DASHBOARD_TOPIC = "dashboard.test"
+
+
 def write_click_events(lake_dir: Path, n: int = 3000, seed: int = 7) -> pl.DataFrame:
     """Clickstream events in the schema the stream writer lands (the event contract), ending now."""
     rng = np.random.default_rng(seed)
@@ -75,8 +81,10 @@ def write_click_events(lake_dir: Path, n: int = 3000, seed: int = 7) -> pl.DataF
             "page_url": rng.choice(["/", "/search", "/cart", "/checkout", "/p/1", "/p/2", "/c/books"], n),
         }
     ).cast({name: EVENT_COLUMNS[name] for name in ("event_time", "customer_id", "product_id")})
-    path = Lake(lake_dir).raw_file(CLICKSTREAM_TABLE, "events-000000", ("event_date", now.strftime("%Y-%m-%d")))
-    write_parquet_atomic(events, path)
+    lake = Lake(lake_dir)
+    file_id = StreamFileId(DASHBOARD_TOPIC, 0, 0, n - 1)  # named and committed as the stream writer does
+    write_parquet_atomic(events, lake.stream_file(CLICKSTREAM_TABLE, now.strftime("%Y-%m-%d"), file_id))
+    commit_stream_files(lake, CLICKSTREAM_TABLE, DASHBOARD_TOPIC)
     return events
 
 

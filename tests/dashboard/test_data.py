@@ -14,12 +14,13 @@ from pipelines.dashboard import live
 from pipelines.dashboard import queries as data
 from pipelines.dashboard.backends import SnapshotBackend, open_backend
 from pipelines.errors import ShopLakeError
-from pipelines.lake import CLICKSTREAM_TABLE, Lake
+from pipelines.lake import CLICKSTREAM_TABLE, Lake, StreamFileId
 from pipelines.settings import Settings
 from pipelines.stream.contract import EVENT_TYPES
 from pipelines.warehouse.serving import MANIFEST_TABLE, current_snapshot_id, prune_snapshots, publish_snapshot
 
-from .conftest import FORECAST_DAYS, add_results_tables, direct_sql
+from ..helpers import commit_stream_files
+from .conftest import DASHBOARD_TOPIC, FORECAST_DAYS, add_results_tables, direct_sql
 
 INJECTIONS = [
     "'; drop table fct_orders; --",
@@ -263,9 +264,11 @@ def test_live_clickstream_reads_only_recent_files_through_a_sandbox(base_lake, t
     lake_dir = tmp_path / "lake"
     shutil.copytree(base_lake, lake_dir)
     lake = Lake(lake_dir)
-    old = lake.raw_file(CLICKSTREAM_TABLE, "events-old", ("event_date", "2026-01-01"))
+    source = next(lake.raw_dir(CLICKSTREAM_TABLE).rglob(f"{DASHBOARD_TOPIC}__p000__*.parquet"))
+    old = lake.stream_file(CLICKSTREAM_TABLE, "2026-01-01", StreamFileId(DASHBOARD_TOPIC, 1, 0, 9))
     old.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(next(lake.raw_dir(CLICKSTREAM_TABLE).rglob("events-000000.parquet")), old)
+    shutil.copy(source, old)
+    commit_stream_files(lake, CLICKSTREAM_TABLE, DASHBOARD_TOPIC)  # committed, but written two hours ago:
     two_hours_ago = old.stat().st_mtime - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
     recent = live.recent_event_files(lake, 30)

@@ -25,7 +25,7 @@ import pytest
 from pipelines.alerts import read_alert_log
 from pipelines.flows.server import wait_for_server
 from pipelines.lake import Lake
-from pipelines.settings import REPO_ROOT, Settings
+from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
 
 from .lakes import BROKEN_TEST, add_order_with_unknown_status, make_lake

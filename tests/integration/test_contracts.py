@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -21,12 +20,12 @@ def test_a_key_type_the_data_does_not_have_fails_the_mart(built_lake, tmp_path: 
     keys = yaml.safe_load((REPO_ROOT / "transforms" / "dbt_project.yml").read_text())["vars"]["key_data_types"]
     select = ["--select", "dim_products", "dim_customers"]
 
-    wrong = json.dumps({"key_data_types": {**keys, "product_id": "varchar"}})
-    failed = invoke_dbt(settings, ["run", *select, "--vars", wrong], progress=False)
+    wrong = {"key_data_types": {**keys, "product_id": "varchar"}}
+    failed = invoke_dbt(settings, ["run", *select], progress=False, extra_vars=wrong)
     assert not failed.success
     assert [(n.name, n.status) for n in failed.failed] == [("dim_products", "error")], failed.summary()
     message = failed.failed[0].message or ""
     assert "contract" in message.lower() and "product_id" in message, message
 
-    right = invoke_dbt(settings, ["run", *select, "--vars", json.dumps({"key_data_types": keys})], progress=False)
+    right = invoke_dbt(settings, ["run", *select], progress=False, extra_vars={"key_data_types": keys})
     assert right.success, right.summary()

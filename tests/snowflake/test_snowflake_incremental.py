@@ -17,10 +17,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.catalog import load_click_catalog
 from pipelines.lake import Lake
 from pipelines.settings import Settings
-from pipelines.stream.simulator import SessionGenerator, encode, load_catalog
 from pipelines.stream.segment import land_messages
+from pipelines.stream.simulator import SessionGenerator, encode
 from pipelines.warehouse import snowsim
 from pipelines.warehouse.dbt import run_dbt_build
 from pipelines.warehouse.parity import compare_marts, mart_models
@@ -40,12 +41,12 @@ def own_lake(built_lake, tmp_path: Path) -> Iterator[tuple[Lake, Settings]]:
     """The session lake with its DuckDB warehouse and stream checkpoint, and an empty snowsim of its own."""
     root = tmp_path / "lake"
     shutil.copytree(built_lake.lake.root, root)
-    lake = Lake(root)
-    snowsim.start(lake)
+    lake, settings = Lake(root), settings_for(root)
+    snowsim.start(settings)
     try:
-        yield lake, settings_for(root)
+        yield lake, settings
     finally:
-        snowsim.stop(lake)
+        snowsim.stop(settings)
 
 
 def _run_sql(lake: Lake, target: str, model: str) -> str:
@@ -91,7 +92,9 @@ def test_incremental_models_rebuild_on_snowsim_and_match_duckdb_after_new_clicks
 
     # New clicks: a next day of sessions, and a late purchase for an anonymous session of the day
     # before (inside the `clickstream_lookback_days` window), landed as the stream writer lands them.
-    newer = SessionGenerator(load_catalog(lake), seed=23).chunk(1_500, datetime(2025, 6, 3, 20, tzinfo=timezone.utc))
+    newer = SessionGenerator(load_click_catalog(lake), seed=23).chunk(
+        1_500, datetime(2025, 6, 3, 20, tzinfo=timezone.utc)
+    )
     land_messages(lake, encode(newer)[0], TOPIC)
     late_session, started_at = _late_purchase_target(lake)
     land_messages(lake, [_purchase("late-1", late_session, started_at)], TOPIC)
