@@ -30,6 +30,7 @@ def _raw_rows(settings, table: str) -> list[tuple]:
 
 
 def test_promotion_skips_uncommitted_files_and_rebuilds_a_reprocessed_table(lake: Lake, monkeypatch) -> None:
+    monkeypatch.setenv("SHOPLAKE_MAX_QUARANTINE_SHARE", "1")  # a two-row export with a quarantined row lands
     land(lake, "orders", "orders.csv", HEADER + "1,1,2025-03-01,10.0,completed,web\n2,1,2025-04-02,20.0,on_hold,web\n",
          mtime=old(600))  # fmt: skip
     ingest(lake)
@@ -37,7 +38,7 @@ def test_promotion_skips_uncommitted_files_and_rebuilds_a_reprocessed_table(lake
     land(lake, "orders", "orders_2.csv", HEADER + "3,1,2025-05-03,30.0,on_hold,web\n4,1,2025-06-03,5.0,shipped,web\n")
     crash_ingest(lake, after_writes=1)
     settings = settings_for(lake.root)
-    snowsim.start(lake)
+    snowsim.start(settings)
     try:
         first = promote(settings, "snowsim", tables=["orders"], build=False, progress=False)
         assert first.ok, first.render()
@@ -68,4 +69,4 @@ def test_promotion_skips_uncommitted_files_and_rebuilds_a_reprocessed_table(lake
         finally:
             con.close()
     finally:
-        snowsim.stop(lake)
+        snowsim.stop(settings)
