@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("contract", _cmd_contract, "Draft a contract for your own export: `shoplake contract infer FILE`.")
     p.add_argument("action", choices=["infer"], help="infer: print a draft contract YAML read from a sample of FILE")
-    p.add_argument("file", type=Path, metavar="FILE", help="an export: CSV (plain or .gz), .xlsx, Parquet or JSON Lines")
+    p.add_argument("file", type=Path, metavar="FILE", help="an export: CSV (or .gz), .xlsx, Parquet, JSON Lines")
     p.add_argument(
         "--table", default=None,
         help="table name; a shipped table (orders, customers, ...) maps your columns onto its canonical names",

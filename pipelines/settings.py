@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     )  # fmt: skip
     max_quarantine_share: float = _env(
         "SHOPLAKE_MAX_QUARANTINE_SHARE", 0.5,
-        "A file with a larger share of quarantined rows fails (lands nothing); a contract's `max_quarantine_share` wins.",
+        "A file with a larger share of quarantined rows fails (lands nothing); a contract's max_quarantine_share wins.",
         ge=0.0, le=1.0,
     )  # fmt: skip
     dbt_target: str = _env(

@@ -11,8 +11,8 @@ import duckdb
 from pipelines.catalog import committed_files, read_committed, tables
 from pipelines.lake import CLICKSTREAM_TABLE, Lake, StreamFileId
 from pipelines.stream.compaction import compact_partition
-from pipelines.stream.simulator import Catalog, SessionGenerator, encode
 from pipelines.stream.segment import land_messages
+from pipelines.stream.simulator import Catalog, SessionGenerator, encode
 from pipelines.warehouse.lake_sources import create_views
 
 TOPIC = "clickstream.events"
