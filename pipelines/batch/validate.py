@@ -27,7 +27,7 @@ def _src(col: Column) -> str:
     return f"_src_{col.name}"
 
 
-def _number_text(raw: pl.Expr, decimal: str, thousands: str | None) -> pl.Expr:
+def number_text(raw: pl.Expr, decimal: str, thousands: str | None) -> pl.Expr:
     """Text as the export writes numbers ("1.234,56") -> text polars casts ("1234.56"); null if malformed.
 
     With a thousands separator the groups must be whole (`1.234.567`, not `1.5`), so a value written
@@ -48,7 +48,7 @@ def _zoned(naive: pl.Expr, zone: str) -> pl.Expr:
     return local.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
 
 
-def _timestamp_from_text(raw: pl.Expr, fmt: str | None, zone: str) -> pl.Expr:
+def timestamp_from_text(raw: pl.Expr, fmt: str | None, zone: str) -> pl.Expr:
     """An instant: with an offset in the value, that offset; without, the contract's time zone."""
     if fmt is not None:
         if "%z" in fmt or "%#z" in fmt or "%:z" in fmt:
@@ -73,15 +73,18 @@ def _typed(col: Column, dtype: pl.DataType, contract: Contract) -> pl.Expr:
         return _from_typed(col, dtype, raw, zone)
     if col.type == "bigint":
         thousands = contract.thousands_of(col)
-        return (_number_text(raw, ".", thousands) if thousands else raw).cast(pl.Int64, strict=False)
+        return (number_text(raw, ".", thousands) if thousands else raw).cast(pl.Int64, strict=False)
     if col.type == "double":
         decimal, thousands = contract.decimal_of(col), contract.thousands_of(col)
-        text = raw if decimal == "." and not thousands else _number_text(raw, decimal, thousands)
+        text = raw if decimal == "." and not thousands else number_text(raw, decimal, thousands)
         return text.cast(pl.Float64, strict=False)
     if col.type == "date":
-        return raw.str.to_date(col.date_format, strict=False)
+        parsed = raw.str.to_date(col.date_format, strict=False)
+        # chrono reads "01.02.25" under %Y as the year 25: a declared format must mean what it says.
+        return pl.when(parsed.dt.year() >= 1000).then(parsed) if col.format and "%Y" in col.format else parsed
     if col.type == "timestamp":
-        return _timestamp_from_text(raw, col.format, zone)
+        parsed = timestamp_from_text(raw, col.format, zone)
+        return pl.when(parsed.dt.year() >= 1000).then(parsed) if col.format and "%Y" in col.format else parsed
     if col.type == "boolean":
         words = {**dict.fromkeys(col.truthy, True), **dict.fromkeys(col.falsy, False)}
         return raw.str.to_lowercase().replace_strict(words, default=None, return_dtype=pl.Boolean)
