@@ -123,6 +123,10 @@ class Column(_Model):
                     raise ValueError(f"format: a string column's format can only be 'email' (got {self.format!r})")
             else:
                 raise ValueError(f"format: applies to date/timestamp (strftime) and string (email), not {t}")
+        if self.min is not None and t not in ("bigint", "double"):
+            raise ValueError(f"min: applies to bigint and double columns, not {t}")
+        if self.allowed and t != "string":
+            raise ValueError(f"allowed: applies to string columns, not {t}")
         if self.decimal is not None and t != "double":
             raise ValueError(f"decimal: applies to double columns, not {t}")
         if self.thousands and t not in ("bigint", "double"):

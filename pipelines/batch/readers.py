@@ -20,6 +20,7 @@ another kind is rejected with what it is and how to declare it, never as "not va
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -217,8 +218,12 @@ def check_header(head: bytes, contract: Contract, size: int, encoding: str) -> l
     """The header's column names; raise FileRejected for an empty file, a wrong delimiter or missing columns."""
     if size == 0:
         raise FileRejected("empty file (0 bytes)")
-    cut = head[: head.rfind(b"\n") + 1] or head
-    head_text = decode(cut, contract, encoding).lstrip("\ufeff")
+    try:  # incrementally: a character cut by the end of the head is not an error
+        head_text = codecs.getincrementaldecoder(encoding)().decode(head, final=size <= len(head))
+    except UnicodeDecodeError:
+        decode(head, contract, encoding)  # raises with the offending byte's offset and line
+        raise
+    head_text = head_text.lstrip("\ufeff")
     header_line = head_text.splitlines()[0] if head_text.strip() else ""
     if not header_line.strip():
         raise FileRejected("empty file (no header line)")
@@ -290,9 +295,12 @@ def _read_csv(path: Path, contract: Contract, facts: ExportFacts) -> Parsed:
     else:  # `_line` stays polars' UInt32 row index here (cast once, when the lineage columns are made)
         if facts.has_quote:
             frame = _shift_for_embedded_newlines(frame, contract.header)
+    if not contract.header:  # polars names them from column_0 when it adds a row index: number them from 1
+        frame = frame.rename({c: f"column_{i}" for i, c in enumerate(frame.columns) if c not in (LINE, TOO_MANY)})
     if any(c.startswith("\ufeff") for c in frame.columns):  # a BOM polars left on the first name
         frame = frame.rename({c: c.lstrip("\ufeff") for c in frame.columns})
-    truncated = not facts.ends_with_newline and frame.height > 0
+    ends_with_newline = facts.ends_with_newline if text is None else text.endswith(("\n", "\r"))
+    truncated = not ends_with_newline and frame.height > 0
     parsed = Parsed(frame=frame, truncated_last=truncated, warnings=warnings)
     if truncated:
         parsed.warnings.append(

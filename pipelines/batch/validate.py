@@ -27,17 +27,18 @@ def _src(col: Column) -> str:
     return f"_src_{col.name}"
 
 
-def number_text(raw: pl.Expr, decimal: str, thousands: str | None) -> pl.Expr:
+def number_text(raw: pl.Expr, decimal: str | None, thousands: str | None) -> pl.Expr:
     """Text as the export writes numbers ("1.234,56") -> text polars casts ("1234.56"); null if malformed.
 
     With a thousands separator the groups must be whole (`1.234.567`, not `1.5`), so a value written
     with the other convention is quarantined instead of read 1000 times too large or small.
     """
     if thousands:
-        t, d = re.escape(thousands), re.escape(decimal)
-        grouped = rf"^[+-]?(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+)(?:{d}\d*)?$"
+        t = re.escape(thousands)
+        fraction = rf"(?:{re.escape(decimal)}\d*)?" if decimal else ""  # no decimal: a whole number
+        grouped = rf"^[+-]?(?:\d{{1,3}}(?:{t}\d{{3}})+|\d+){fraction}$"
         raw = pl.when(raw.str.contains(grouped)).then(raw.str.replace_all(thousands, "", literal=True))
-    if decimal != ".":
+    if decimal and decimal != ".":
         raw = pl.when(~raw.str.contains(".", literal=True)).then(raw.str.replace(decimal, ".", literal=True))
     return raw
 
@@ -73,7 +74,7 @@ def _typed(col: Column, dtype: pl.DataType, contract: Contract) -> pl.Expr:
         return _from_typed(col, dtype, raw, zone)
     if col.type == "bigint":
         thousands = contract.thousands_of(col)
-        return (number_text(raw, ".", thousands) if thousands else raw).cast(pl.Int64, strict=False)
+        return (number_text(raw, None, thousands) if thousands else raw).cast(pl.Int64, strict=False)
     if col.type == "double":
         decimal, thousands = contract.decimal_of(col), contract.thousands_of(col)
         text = raw if decimal == "." and not thousands else number_text(raw, decimal, thousands)
@@ -128,12 +129,12 @@ def _from_typed(col: Column, dtype: pl.DataType, raw: pl.Expr, zone: str) -> pl.
 def _mapped(col: Column, text: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(canonical value, is a map key, is already canonical) of a string column with a `map`.
 
-    Keys are compared without case and surrounding blanks; a value that is already one of the
-    map's targets passes as it is (a re-export in canonical words lands too).
+    Keys are compared without case and surrounding blanks; a value that is already canonical (one
+    of `allowed`, or of the map's targets) passes as it is (a re-export in canonical words lands too).
     """
     assert col.map is not None
     keys = {k.strip().lower(): v for k, v in col.map.items()}
-    targets = sorted({v for v in col.map.values() if v is not None})
+    targets = sorted({v for v in col.map.values() if v is not None} | set(col.allowed or ()))
     lookup = text.str.strip_chars().str.to_lowercase()
     is_key = lookup.is_in(list(keys))
     is_target = text.is_in(targets)
