@@ -234,6 +234,7 @@ def _read_text_sample(path: Path, rows: int, notes: list[str]) -> Sample:
         names = _unique_headers([v if v is not None else "" for v in frame.row(0)])
         frame = frame.slice(1).rename(dict(zip(frame.columns, names, strict=True)))
     else:
+        frame = frame.rename({c: f"column_{i + 1}" for i, c in enumerate(frame.columns)})
         notes.append("no header line: the columns are named column_1, column_2, ...")
     return Sample("csv", frame, encoding=encoding, delimiter=delimiter, header=header, notes=notes)
 
@@ -482,13 +483,13 @@ def snake(header: str) -> str:
 def file_pattern(path: Path) -> str:
     """A glob for this export and its later siblings: digits (dates, counters) become `*`."""
     name = path.name
-    suffixes = "".join(path.suffixes[-2:]) if path.suffixes[-1:] == [".gz"] else path.suffix
+    suffixes = "".join(path.suffixes[-2:]) if path.suffix.lower() == ".gz" else path.suffix
     stem = name[: len(name) - len(suffixes)] if suffixes else name
     generic = re.sub(r"[\d]+([-_.][\d]+)*", "*", stem)
     generic = re.sub(r"\*+", "*", generic)
     if "*" not in generic:
         generic += "*"
-    return generic + suffixes.lower()
+    return generic + suffixes  # as the file has it: patterns are case-sensitive
 
 
 # -- the draft -----------------------------------------------------------------------------------
@@ -503,6 +504,7 @@ class Draft:
     guess: Guess
     required: bool
     example: str | None
+    distinct: tuple[str, ...] = ()  # a text column's values, when there are few (for value maps)
     allowed: tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # canonical options carried over (default, min, ...)
     comment: list[str] = field(default_factory=list)
@@ -680,8 +682,7 @@ def _match_canonical(drafts: list[Draft], canonical: Contract) -> tuple[dict[str
             draft.comment.append(f"seen: {', '.join(draft.allowed)}")
             draft.allowed = None
         if column.allowed:
-            values = draft.allowed or ()
-            mapping, unknown = _map_statuses(values, column.allowed)
+            mapping, unknown = _map_statuses(draft.distinct, column.allowed)
             draft.allowed = column.allowed
             if mapping:
                 draft.extra["map"] = mapping
@@ -713,6 +714,9 @@ def infer_contract(
         names.add(name)
         draft = Draft(source=source, name=name, guess=guess, required=_filled(series), example=_example(series))
         draft.allowed = _low_cardinality(series, guess, name)
+        if series.dtype == pl.String:
+            values = series.drop_nulls().str.strip_chars().unique(maintain_order=True)
+            draft.distinct = tuple(v for v in values.to_list() if v) if values.len() <= 50 else ()
         if guess.note:
             draft.comment.append(guess.note)
         drafts.append(draft)
