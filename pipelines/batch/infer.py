@@ -531,10 +531,11 @@ def _low_cardinality(series: pl.Series, guess: Guess, name: str) -> tuple[str, .
         return None
     values = series.drop_nulls().str.strip_chars()
     values = values.filter(values != "")
-    counts = values.value_counts(sort=True)
+    counts = values.value_counts()
     if counts.height == 0 or counts.height > MAX_ALLOWED or values.len() < 3 * counts.height:
         return None
-    return tuple(str(v) for v in counts[counts.columns[0]].to_list())
+    value, count = counts.columns
+    return tuple(str(v) for v in counts.sort([count, value], descending=[True, False])[value].to_list())
 
 
 def _decimal_hint(sample: Sample) -> str:
