@@ -57,7 +57,8 @@ NUMBER_STYLES: tuple[tuple[str, str | None], ...] = (
 )  # fmt: skip
 BOOLEAN_WORDS = (
     ("true", "false"), ("yes", "no"), ("y", "n"), ("ja", "nein"), ("j", "n"), ("wahr", "falsch"), ("oui", "non"),
-    ("si", "no"), ("sí", "no"), ("t", "f"), ("x", "-"), ("waar", "onwaar"), ("vrai", "faux"),
+    ("si", "no"), ("sí", "no"), ("t", "f"), ("x", "-"), ("waar", "onwaar"), ("vrai", "faux"), ("ja", "nee"),
+    ("ja", "nej"), ("sim", "não"), ("sim", "nao"), ("tak", "nie"), ("ano", "ne"), ("igen", "nem"), ("kyllä", "ei"),
 )  # fmt: skip
 KEY_WORDS = re.compile(
     r"(^|_)(id|ids|nr|no|num|number|nummer|key|code|sku|ean|gtin|ref|artikelnummer|bestellnummer|"
@@ -370,7 +371,9 @@ def _timestamp_format(values: pl.Series) -> tuple[bool, str | None] | None:
     """(ok, format): None when no format reads the values; format None = ISO 8601 (ingest's default)."""
     if not _fits(values.str.contains(r"\d:\d\d")):
         return None
-    for fmt in (None, *TIMESTAMP_FORMATS):
+    # ISO 8601 is ingest's default reading; anything else gets its format written out.
+    iso = _fits(values.str.contains(r"^\d{4}-\d{2}-\d{2}[T ]\d"))
+    for fmt in (None, *TIMESTAMP_FORMATS) if iso else TIMESTAMP_FORMATS:
         if _fits(_timestamp_ok(values, fmt)):
             return True, fmt
     return None
