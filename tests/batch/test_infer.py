@@ -259,3 +259,45 @@ def test_the_cli_prints_the_draft_and_can_write_it(tmp_path, capsys, monkeypatch
     assert main(["contract", "infer", str(path), "-o", str(tmp_path / "c.yml")]) == 0
     assert "encoding: cp1252" in (tmp_path / "c.yml").read_text()
     assert main(["contract", "infer", str(tmp_path / "missing.csv")]) == 2
+
+
+FOREIGN = {
+    # French: latin-1, ";", dd/mm/yyyy, space thousands and decimal comma, oui/non
+    "commandes.csv": (
+        "N° commande;Date;Montant TTC;Payé\r\nFR-1;31/01/2025;1 234,50;oui\r\nFR-2;02/02/2025;99,90;non\r\n"
+        "FR-3;15/03/2025;12 000,00;oui\r\n",
+        "latin-1",
+        {"date": "%d/%m/%Y"},
+        ("FR-1", dt.date(2025, 1, 31), 1234.5, True),
+    ),
+    # Swiss, Excel "Unicode text": UTF-16 with tabs, apostrophe thousands, dd.mm.yyyy HH:MM:SS
+    "artikel.txt": (
+        "Artikel\tPreis CHF\tZeit\r\nCH-1\t3'158.10\t09.09.2025 09:35:00\r\nCH-2\t12.00\t10.09.2025 17:00:05\r\n",
+        "utf-16",
+        {"zeit": "%d.%m.%Y %H:%M:%S"},
+        ("CH-1", 3158.1, dt.datetime(2025, 9, 9, 9, 35, tzinfo=UTC)),
+    ),
+    # Dutch: d-m-yyyy without padding, decimal comma, ja/nee
+    "klanten.csv": (
+        "Klantnummer;Datum;Bedrag;Actief\n1001;3-2-2025;595,93;ja\n1002;14-11-2025;7,00;nee\n",
+        "utf-8",
+        {"datum": "%d-%m-%Y"},
+        (1001, dt.date(2025, 2, 3), 595.93, True),
+    ),
+    # pipe-separated, ISO timestamps without seconds or offset, Y/N
+    "dump.psv": (
+        "id|ts|amount|flag\n1|2025-07-11 17:30|0.30|Y\n2|2025-07-12 08:05|12.00|N\n",
+        "utf-8",
+        {"ts": None},
+        (1, dt.datetime(2025, 7, 11, 17, 30, tzinfo=UTC), 0.3, True),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOREIGN))
+def test_other_countries_exports_round_trip(lake: Lake, tmp_path, monkeypatch, name: str) -> None:
+    text_data, encoding, formats, first_row = FOREIGN[name]
+    text, contract, path = draft(tmp_path, name, text_data.encode(encoding))
+    assert {c: contract.column(c).format for c in formats} == formats
+    rows = round_trip(lake, tmp_path, monkeypatch, contract, text, path)
+    assert rows.drop("_source_line", "_source_file", "_ingested_at").row(0) == first_row
