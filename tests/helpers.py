@@ -95,7 +95,7 @@ def commit_raw_file(lake: Lake, table: str, path: Path, rows: int | None = None)
 def commit_stream_files(lake: Lake, table: str, topic: str) -> None:
     """Cover every stream file of `topic` under raw/<table>/ with the stream checkpoint (files a test wrote)."""
     from pipelines.lake import StreamFileId
-    from pipelines.stream.writer import read_checkpoint, write_checkpoint
+    from pipelines.stream.checkpoint import read_checkpoint, write_checkpoint
 
     next_offsets = read_checkpoint(lake, table, topic)
     for path in lake.raw_dir(table).glob("*/*.parquet"):

@@ -20,7 +20,7 @@ import pytest
 from pipelines.lake import Lake
 from pipelines.settings import Settings
 from pipelines.stream.simulator import SessionGenerator, encode, load_catalog
-from pipelines.stream.writer import land_messages
+from pipelines.stream.segment import land_messages
 from pipelines.warehouse import snowsim
 from pipelines.warehouse.dbt import run_dbt_build
 from pipelines.warehouse.parity import compare_marts, mart_models
