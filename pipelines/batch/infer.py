@@ -32,7 +32,7 @@ import polars as pl
 
 from ..errors import ShopLakeError
 from ..settings import Settings
-from ..storage import open_file, read_file
+from ..storage import local_file, open_file, read_file
 from .contract import CONTRACTS_DIR, Column, Contract, load_contracts, parse_contract, read_yaml
 from .readers import SAMPLE_BYTES, UTF8_BOM, describe, sniff
 from .validate import EMAIL_PATTERN, number_text, timestamp_from_text
@@ -297,7 +297,8 @@ def read_sample(path: Path, *, sheet: str | None = None, rows: int = 100_000) ->
             notes.append(f"workbook sheets: {', '.join(sheets)} (read: {chosen}; pick another with --sheet)")
         return Sample("xlsx", frames[chosen], sheet=chosen if chosen != sheets[0] else None, notes=notes)
     if kind == "parquet":
-        return Sample("parquet", pl.read_parquet(path, n_rows=rows), notes=notes)
+        with local_file(path) as local:
+            return Sample("parquet", pl.read_parquet(local, n_rows=rows), notes=notes)
     if kind in ("text", "gzip", "utf-16"):
         return _read_text_sample(path, rows, notes)
     raise ShopLakeError(f"{path.name} is {describe(kind)}: export it as CSV, xlsx, Parquet or JSON Lines")
