@@ -36,17 +36,35 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from .batch.ingest import ingest_all, reprocess
+    from .batch.ingest import IngestAborted, ingest_all, reprocess
 
     settings, wait = get_settings(), not args.no_wait
-    if args.reprocess:
-        if args.table:
-            raise ShopLakeError("--reprocess takes one table; leave out --table")
-        report = reprocess(settings, args.reprocess, progress=not args.quiet, wait=wait)
-    else:
-        report = ingest_all(settings, tables=args.table or None, progress=not args.quiet, wait=wait)
+    try:
+        if args.reprocess:
+            if args.table:
+                raise ShopLakeError("--reprocess takes one table; leave out --table")
+            report = reprocess(settings, args.reprocess, progress=not args.quiet, wait=wait)
+        else:
+            report = ingest_all(settings, tables=args.table or None, progress=not args.quiet, wait=wait)
+    except IngestAborted as exc:  # the report of what did and did not land, then the error
+        exc.report.print()
+        print(f"shoplake ingest: error: {exc}", file=sys.stderr)
+        return 1
     report.print()
     return 1 if report.failed_files else 0
+
+
+def _cmd_contract(args: argparse.Namespace) -> int:
+    from .batch.infer import infer_contract
+
+    settings = get_settings()
+    text = infer_contract(settings, args.file, table=args.table, sheet=args.sheet, sample_rows=args.rows)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"draft contract written to {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
 
 
 def _cmd_transform(args: argparse.Namespace) -> int:
@@ -290,6 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--reprocess", metavar="TABLE", default=None,
         help="rebuild TABLE's raw and quarantine from the landed files its ledger names (after a contract change)",
     )  # fmt: skip
+
+    p = add("contract", _cmd_contract, "Draft a contract for your own export: `shoplake contract infer FILE`.")
+    p.add_argument("action", choices=["infer"], help="infer: print a draft contract YAML read from a sample of FILE")
+    p.add_argument("file", type=Path, metavar="FILE", help="an export: CSV (or .gz), .xlsx, Parquet, JSON Lines")
+    p.add_argument(
+        "--table", default=None,
+        help="table name; a shipped table (orders, customers, ...) maps your columns onto its canonical names",
+    )  # fmt: skip
+    p.add_argument("--sheet", default=None, help="xlsx: the sheet to read (default: the first)")
+    p.add_argument("--rows", type=int, default=100_000, help="rows sampled (default 100000)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="write the YAML to this file instead of stdout")
 
     p = add("transform", _cmd_transform, "Run `dbt build` in-process and publish a snapshot for readers.")
     p.add_argument("--select", default=None, help="dbt selection (default: everything)")

@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     lake_dir: Path = _env(
         "SHOPLAKE_LAKE_DIR", "./lake", "Root of the lake: landing, raw Parquet, quarantine, ledger, warehouse."
     )
+    contracts_dir: Path | None = _env(
+        "SHOPLAKE_CONTRACTS_DIR", None,
+        "Folder of your batch contracts (one YAML file per table); empty = the shipped `pipelines/contracts/`.",
+    )  # fmt: skip
+    max_quarantine_share: float = _env(
+        "SHOPLAKE_MAX_QUARANTINE_SHARE", 0.5,
+        "A file with a larger share of quarantined rows fails (lands nothing); a contract's max_quarantine_share wins.",
+        ge=0.0, le=1.0,
+    )  # fmt: skip
     dbt_target: str = _env(
         "DBT_TARGET", "dev", "dbt target: `dev` (DuckDB), `prod` (Snowflake) or `snowsim` (local fakesnow)."
     )
@@ -178,7 +187,7 @@ class Settings(BaseSettings):
         "First retry delay of those steps; each further retry waits twice as long (exponential backoff).",
     )  # fmt: skip
 
-    @field_validator("lake_dir", "prefect_home", mode="after")
+    @field_validator("lake_dir", "prefect_home", "contracts_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()

@@ -19,8 +19,9 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -143,3 +144,52 @@ def remove_empty_dirs(root: Path) -> None:
     for directory in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):  # not empty
             directory.rmdir()
+
+
+# -- reading ---------------------------------------------------------------------------------------
+# Every read of a landed file goes through these, so an object store can serve the same bytes.
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One file of a folder listing: where it is and when it was last modified (ns since the epoch)."""
+
+    path: Path
+    mtime_ns: int
+
+
+def list_files(directory: Path) -> list[StoredFile]:
+    """The files directly in `directory` (no sub-folders), unordered; none when it does not exist."""
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [StoredFile(Path(e.path), e.stat().st_mtime_ns) for e in entries if e.is_file()]
+
+
+def list_dirs(directory: Path) -> list[Path]:
+    """The sub-folders directly in `directory`; none when it does not exist."""
+    try:
+        return [Path(e.path) for e in os.scandir(directory) if e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def open_file(path: Path) -> BinaryIO:
+    """Open a lake file for reading its bytes from the start (a context manager, like `open`)."""
+    return open(path, "rb")
+
+
+def read_file(path: Path, limit: int | None = None) -> bytes:
+    """A lake file's bytes (the first `limit` bytes when given)."""
+    with open_file(path) as fh:
+        return fh.read() if limit is None else fh.read(limit)
+
+
+@contextmanager
+def local_file(path: Path) -> Iterator[Path]:
+    """A local path with the file's bytes, for readers that want a path (polars, fastexcel).
+
+    Locally that is the file itself; an object store downloads it to a temporary file first.
+    """
+    yield path

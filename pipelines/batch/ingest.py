@@ -5,6 +5,14 @@ attempt and its ledger record, written last, lists them: that record is the comm
 `commit.py`). A re-run skips files the ledger holds; a crashed run's outputs are never listed,
 never read, and removed by the next run before it writes anything.
 
+What does not land is said, and fails the run (exit 1, a red flow run): files no contract takes
+(in `landing/` itself, in a folder no contract names, or not matching the folder's `file_pattern`)
+are listed with the folder and pattern that would take them; a file whose share of quarantined rows
+is above `max_quarantine_share` (contract, else `SHOPLAKE_MAX_QUARANTINE_SHARE`) is `failed` and
+lands nothing, so after fixing the contract the next run takes it; a file ingest crashes on is
+`failed` with the error and the run goes on. If writing fails (a full disk), the run stops and
+raises `IngestAborted`, which carries the report (files not committed are marked failed).
+
 Which row wins between source files (staging keeps one row per primary key): the newest value of
 the contract's `version_column` when it declares one, else the most recently ingested row. Files
 are ingested in order of modification time (then name) within a table, and each file's
@@ -14,8 +22,11 @@ are ingested in order of modification time (then name) within a table, and each 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
+import sys
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,9 +40,9 @@ from .. import locks
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
-from ..storage import publish_file, temp_path, write_parquet_atomic
+from ..storage import list_dirs, list_files, publish_file, temp_path, write_parquet_atomic
 from .commit import new_attempt_id, output_stem, recover
-from .contract import Contract, load_contracts
+from .contract import Contract, contracts_for
 from .ledger import (
     LedgerRecord,
     epoch_pointer,
@@ -49,7 +60,15 @@ from .writer import OrderedWriter
 READ_AHEAD = 2  # exports parsed ahead of validation (each held in memory until validated)
 _TICK = dt.timedelta(microseconds=1)
 
-__all__ = ["FileResult", "FileStatus", "IngestReport", "ingest_all", "land_frame", "reprocess"]
+__all__ = ["FileResult", "FileStatus", "IngestAborted", "IngestReport", "ingest_all", "land_frame", "reprocess"]
+
+
+class IngestAborted(ShopLakeError):
+    """Writing the lake failed (e.g. a full disk): the run stopped. `report` says what did and did not land."""
+
+    def __init__(self, message: str, report: IngestReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass
@@ -63,6 +82,7 @@ class _Export:
     extract: bool = False  # a frame landed through the API (Parquet), not a CSV export
     parsed: Parsed | None = None
     rejected: FileRejected | None = None
+    crashed: str | None = None  # an unexpected error while reading it (the run goes on without it)
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -74,7 +94,16 @@ class _Export:
             self.parsed = read_extract(self.path) if self.extract else read_export(self.path, self.contract, self.facts)
         except FileRejected as exc:
             self.rejected = exc
+        except Exception as exc:
+            self.crashed = _crash_text("reading", exc)
         return self
+
+
+def _crash_text(doing: str, exc: BaseException) -> str:
+    """One line for the report; the traceback goes to stderr, for a bug report."""
+    traceback.print_exception(exc, file=sys.stderr)
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"ingest crashed while {doing} this file ({type(exc).__name__}: {first}); nothing of it landed"
 
 
 def batch_tables(lake: Lake, contracts: dict[str, Contract]) -> list[str]:
@@ -84,16 +113,68 @@ def batch_tables(lake: Lake, contracts: dict[str, Contract]) -> list[str]:
 
 def _landing_exports(lake: Lake, contract: Contract) -> list[Path]:
     """A table's exports, oldest modification first (then by name): later files win between equal keys."""
-    paths = [p for p in lake.landing_dir(contract.table).glob(contract.file_pattern) if p.is_file()]
-    return sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    files = [f for f in list_files(lake.landing_dir(contract.table)) if _takes(contract, f.path.name)]
+    return [f.path for f in sorted(files, key=lambda f: (f.mtime_ns, f.path.name))]
+
+
+def _takes(contract: Contract, name: str) -> bool:
+    return not _ignored(name) and fnmatch.fnmatchcase(name, contract.file_pattern)
+
+
+def _ignored(name: str) -> bool:
+    """Hidden files and ShopLake's own folders (`_extracts`, `_ground_truth`) are not exports."""
+    return name.startswith((".", "_"))
+
+
+def unmatched_files(lake: Lake, contracts: dict[str, Contract], tables: list[str] | None = None) -> list[FileResult]:
+    """Files in the landing area that no contract takes, each with the folder/pattern that would take it."""
+    out: list[FileResult] = []
+    takes = ", ".join(f"landing/{t}/{c.file_pattern}" for t, c in contracts.items())
+
+    def hint(name: str, folder: str | None) -> str:
+        takers = [t for t, c in contracts.items() if fnmatch.fnmatchcase(name, c.file_pattern) and t != folder]
+        if takers:
+            return f"the {takers[0]} contract takes it: move it to landing/{takers[0]}/"
+        return f"no contract takes this name (contracts take: {takes}); rename it, or write a contract for it"
+
+    if not tables:
+        for f in sorted(list_files(lake.landing_root), key=lambda f: f.path.name):
+            if not _ignored(f.path.name):
+                error = "files in landing/ itself are not read; " + hint(f.path.name, None)
+                out.append(FileResult(table="", path=f.path, status=FileStatus.UNMATCHED, error=error))
+    for folder in sorted(list_dirs(lake.landing_root), key=lambda p: p.name):
+        name = folder.name
+        if _ignored(name) or (tables and name not in tables):
+            continue
+        contract = contracts.get(name)
+        for f in sorted(list_files(folder), key=lambda f: f.path.name):
+            if _ignored(f.path.name) or (contract is not None and _takes(contract, f.path.name)):
+                continue
+            if contract is None:
+                error = f"no contract has table {name!r}; " + hint(f.path.name, None)
+            else:
+                error = f"the {name} contract takes {contract.file_pattern!r}, not this name; " + (
+                    hint(f.path.name, name) if any(fnmatch.fnmatchcase(f.path.name, c.file_pattern)
+                                                   for t, c in contracts.items() if t != name)
+                    else "rename the file or change `file_pattern`"
+                )  # fmt: skip
+            out.append(FileResult(table=name, path=f.path, status=FileStatus.UNMATCHED, error=error))
+        for sub in sorted(list_dirs(folder), key=lambda p: p.name):
+            if not _ignored(sub.name):
+                error = f"files in sub-folders are not read: move them up to landing/{name}/"
+                out.append(FileResult(table=name, path=sub, status=FileStatus.UNMATCHED, error=error))
+    return out
 
 
 class _Run:
     """One ingest attempt: validates exports in order and queues their writes and ledger records."""
 
-    def __init__(self, lake: Lake, contracts: dict[str, Contract], *, progress: bool) -> None:
+    def __init__(
+        self, lake: Lake, contracts: dict[str, Contract], *, progress: bool, max_quarantine_share: float = 1.0
+    ) -> None:
         self.lake = lake
         self.contracts = contracts
+        self.max_quarantine_share = max_quarantine_share
         self.attempt = new_attempt_id()
         self.progress = progress
         self.writer = OrderedWriter()
@@ -131,8 +212,21 @@ class _Run:
         result = FileResult(
             table=contract.table, path=path, status=FileStatus.LANDED, rows_in=good.height + bad.height,
             rows_landed=good.height, rows_quarantined=bad.height, reasons=reasons, imputed=checked.imputed,
-            warnings=list(parsed.warnings),
+            warnings=list(parsed.warnings), examples=checked.examples,
         )  # fmt: skip
+        limit = self.max_quarantine_share if contract.max_quarantine_share is None else contract.max_quarantine_share
+        if result.quarantined_share > limit:
+            # Most rows break the contract: the contract (or the export) is wrong, not the rows. Nothing
+            # lands and nothing is recorded, so the next run takes the file again once that is fixed.
+            result.status = FileStatus.FAILED
+            result.rows_landed = 0
+            result.error = (
+                f"{bad.height:,} of {result.rows_in:,} rows ({result.quarantined_share:.0%}) broke the contract, "
+                f"more than max_quarantine_share {limit:g}: nothing landed; fix the {contract.table} contract "
+                "(or the export) and run ingest again"
+            )
+            bar.close()
+            return result
         raw_files = _split_raw(lake, contract, good, stem)
         self.references.add(contract.table, checked.good)
         imputed = checked.imputed
@@ -250,8 +344,17 @@ def _run_exports(
                     FileResult(table=table, path=path, status=FileStatus.REJECTED, error=str(export.rejected))
                 )
                 continue
+            if export.crashed is not None:
+                report.files.append(FileResult(table=table, path=path, status=FileStatus.FAILED, error=export.crashed))
+                continue
             ingested_at = source.ingested_at or run.next_ingested_at()
-            report.files.append(run.land(export, epoch=epoch_of(table), ingested_at=ingested_at))
+            try:
+                report.files.append(run.land(export, epoch=epoch_of(table), ingested_at=ingested_at))
+            except Exception as exc:
+                if run.writer.error is not None:  # writing failed: stop (raised below, with the report)
+                    raise
+                error = _crash_text("validating", exc)
+                report.files.append(FileResult(table=table, path=path, status=FileStatus.FAILED, error=error))
         run.writer.wait()
     finally:
         run.close()
@@ -270,7 +373,7 @@ def ingest_all(
     Holds the ingest lock (waiting for it unless `wait` is False), and first removes what an
     interrupted ingest left behind.
     """
-    lake, contracts = Lake(settings.lake_dir).ensure(), load_contracts()
+    lake, contracts = Lake(settings.lake_dir).ensure(), contracts_for(settings)
     unknown = sorted(set(tables or ()) - set(contracts))
     if unknown:
         raise ShopLakeError(f"no contract for table(s) {', '.join(unknown)} (known: {', '.join(contracts)})")
@@ -284,8 +387,35 @@ def ingest_all(
             for path in _landing_exports(lake, contract)
         ]
         epochs = {table: epoch_pointer(lake, table).epoch for table in contracts}
-        _run_exports(_Run(lake, contracts, progress=progress), sources, report, epoch_of=epochs.__getitem__)
+        run = _Run(lake, contracts, progress=progress, max_quarantine_share=settings.max_quarantine_share)
+        _run_reported(run, sources, report, epoch_of=epochs.__getitem__)
+        report.files += unmatched_files(lake, contracts, tables)
     return report
+
+
+def _run_reported(
+    run: _Run, sources: list[_Source], report: IngestReport, *, epoch_of: Callable[[str], int], reprocess: bool = False
+) -> None:
+    """`_run_exports`; if writing fails, mark what was not committed and raise `IngestAborted` with the report."""
+    try:
+        _run_exports(run, sources, report, epoch_of=epoch_of, reprocess=reprocess)
+    except Exception as exc:
+        for f in report.files:
+            if f.status == FileStatus.LANDED and not _committed(run.lake, f, epoch_of(f.table)):
+                f.status = FileStatus.FAILED
+                f.error = "not committed: the run stopped before this file's ledger record was written"
+        message = f"ingest stopped: {type(exc).__name__}: {exc}"
+        report.notes.append(message)
+        raise IngestAborted(message, report) from exc
+
+
+def _committed(lake: Lake, result: FileResult, epoch: int) -> bool:
+    from .readers import sha256_file
+
+    try:
+        return read_ledger_record(lake, result.table, sha256_file(result.path), epoch) is not None
+    except OSError:
+        return False
 
 
 def land_frame(
@@ -306,7 +436,7 @@ def land_frame(
     `--reprocess` can rebuild from it and landing the same rows twice is skipped. `source_name`
     (e.g. `erp.orders@2025-06-01T02:00`) is what the rows' `_source_file` says.
     """
-    lake, contracts = Lake(settings.lake_dir).ensure(), load_contracts()
+    lake, contracts = Lake(settings.lake_dir).ensure(), contracts_for(settings)
     if table not in contracts:
         raise ShopLakeError(f"no contract for table {table!r} (known: {', '.join(contracts)})")
     with locks.hold(lake, locks.INGEST, command=f"land_frame {table}", wait=wait):
@@ -315,7 +445,8 @@ def land_frame(
         report = IngestReport()
         epochs = {t: epoch_pointer(lake, t).epoch for t in contracts}
         source = _Source(contracts[table], path, source_name, extract=True)
-        _run_exports(_Run(lake, contracts, progress=progress), [source], report, epoch_of=epochs.__getitem__)
+        run = _Run(lake, contracts, progress=progress, max_quarantine_share=settings.max_quarantine_share)
+        _run_reported(run, [source], report, epoch_of=epochs.__getitem__)
     return report.files[0]
 
 
@@ -348,7 +479,7 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
     pointer, written last, switches readers from the old set to the new one in one step. Nothing
     changes if a landed file is missing or altered, or if one is now rejected.
     """
-    lake, contracts = Lake(settings.lake_dir).ensure(), load_contracts()
+    lake, contracts = Lake(settings.lake_dir).ensure(), contracts_for(settings)
     if table not in contracts:
         raise ShopLakeError(f"no contract for table {table!r} (known: {', '.join(contracts)})")
     with locks.hold(lake, locks.INGEST, command=f"shoplake ingest --reprocess {table}", wait=wait):
@@ -368,8 +499,8 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
                     expected_sha=r.sha256, ingested_at=r.ingested_datetime)
             for r, path in zip(records, paths, strict=True)
         ]  # fmt: skip
-        run = _Run(lake, contracts, progress=progress)
-        _run_exports(run, sources, report, epoch_of=lambda _t: new_epoch, reprocess=True)
+        run = _Run(lake, contracts, progress=progress, max_quarantine_share=settings.max_quarantine_share)
+        _run_reported(run, sources, report, epoch_of=lambda _t: new_epoch, reprocess=True)
         if report.failed_files:
             recover(lake, [table])  # the unfinished epoch and its files were never committed: gone now
             names = ", ".join(f.path.name for f in report.failed_files)

@@ -34,6 +34,11 @@ class OrderedWriter:
             self._pending.pop(key).result()
         self._raise_error()
 
+    @property
+    def error(self) -> BaseException | None:
+        """The first failed job's error (after it, nothing more is written)."""
+        return self._error
+
     def close(self) -> None:
         """Finish the queued jobs (they belong to files already validated) and stop the thread."""
         self._pool.shutdown(wait=True)

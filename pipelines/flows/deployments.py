@@ -1,7 +1,8 @@
 """The deployments `shoplake serve` registers, with schedules and triggers taken from settings.
 
 - ingest-batch: cron (`SHOPLAKE_INGEST_CRON`, hourly)
-- transform: after every completed `ingest_batch` run (event trigger)
+- transform: after every finished `ingest_batch` run, completed or failed (a run that lists a file it
+  could not land is red, but the files it did land count)
 - quality: after every completed `transform` run
 - pipeline: ingest -> transform -> quality, on demand (or `SHOPLAKE_PIPELINE_CRON`)
 - clickstream-continuous: the long-running writer, restarted every `SHOPLAKE_CLICKSTREAM_RESTART_SECONDS`
@@ -34,13 +35,13 @@ def _cron(value: str) -> str | None:
     return None if value.lower() in ("", "off", "none") else value
 
 
-def after_completed(flow_name: str) -> Any:
-    """A trigger that fires when a run of `flow_name` completes."""
+def after_completed(flow_name: str, *, or_failed: bool = False) -> Any:
+    """A trigger that fires when a run of `flow_name` completes (or, with `or_failed`, fails)."""
     from prefect.events import DeploymentEventTrigger
 
     return DeploymentEventTrigger(
-        name=f"after {flow_name} completes",
-        expect={"prefect.flow-run.Completed"},
+        name=f"after {flow_name} completes" + (" or fails" if or_failed else ""),
+        expect={"prefect.flow-run.Completed", *(["prefect.flow-run.Failed"] if or_failed else [])},
         match_related={"prefect.resource.role": "flow", "prefect.resource.name": flow_name},
     )
 
@@ -64,8 +65,9 @@ def build_deployments(settings: Settings) -> DeploymentPlan:
             description="Land new batch exports (contract checks, quarantine, ledger).", **common,
         ),
         transform.to_deployment(
-            "transform", triggers=[after_completed("ingest_batch")], concurrency_limit=one_at_a_time,
-            description="dbt build after each completed batch ingest; publishes a reader snapshot.", **common,
+            "transform", triggers=[after_completed("ingest_batch", or_failed=True)], concurrency_limit=one_at_a_time,
+            description="dbt build after each batch ingest (also one that failed a file); publishes a snapshot.",
+            **common,
         ),
         pipeline.to_deployment(
             "pipeline", cron=_cron(settings.pipeline_cron), concurrency_limit=one_at_a_time,

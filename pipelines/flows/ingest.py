@@ -7,16 +7,28 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 
-from ..alerts import raise_alert
-from ..batch.ingest import ingest_all
+from ..batch.ingest import IngestReport, ingest_all
+from ..errors import ShopLakeError
 from ..settings import get_settings
 from ..stream.wiring import run_clickstream
 from .common import alert_on_failure, network_retries
 
 
+def failures(report: IngestReport) -> str | None:
+    """One line naming the files that did not land (rejected, failed, unmatched), or None."""
+    if not report.failed_files:
+        return None
+    named = "; ".join(f"{f.name} ({f.status}): {f.error}" for f in report.failed_files)
+    return f"{len(report.failed_files)} file(s) did not land: {named}"
+
+
 @task(name="ingest-batch-exports")
 def ingest_batch_step() -> dict[str, Any]:
-    """Ingest new exports (the ledger skips files already landed); counts go to an artifact."""
+    """Ingest new exports (the ledger skips files already landed); counts go to an artifact.
+
+    Files that did not land are listed in the result (`failures`); the flows fail on them (red run,
+    one alert from the failure hook) after the rest of their work.
+    """
     settings = get_settings()
     logger = get_run_logger()
     report = ingest_all(settings, progress=False)
@@ -31,29 +43,27 @@ def ingest_batch_step() -> dict[str, Any]:
     create_table_artifact(
         key="batch-ingest",
         table=rows or [{"file": "(no exports in the landing area)"}],
-        description=f"{len(landed)} new file(s) landed, {len(report.failed_files)} rejected",
+        description=f"{len(landed)} new file(s) landed, {len(report.failed_files)} did not land",
     )
-    if report.failed_files:
-        # A rejected file lands nothing and stays in the landing area; the rest of the batch goes on.
-        raise_alert(
-            settings,
-            source="ingest-batch",
-            title=f"{len(report.failed_files)} export file(s) rejected",
-            detail="; ".join(f"{f.table}/{f.path.name}: {f.error}" for f in report.failed_files),
-            context={"files": [str(f.path) for f in report.failed_files]},
-        )
-        logger.error("rejected: %s", ", ".join(f"{f.table}/{f.path.name}" for f in report.failed_files))
+    problem = failures(report)
+    if problem:
+        # A file that did not land stays in the landing area; the rest of the batch went on.
+        logger.error("%s", problem)
     return {
         "files_landed": len(landed),
         "files_rejected": len(report.failed_files),
         "totals": report.totals(),
+        "failures": problem,
     }
 
 
 @flow(name="ingest_batch", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
 def ingest_batch() -> dict[str, Any]:
-    """Discover new batch exports in the landing area and land them in the raw lake."""
-    return ingest_batch_step()
+    """Discover new batch exports in the landing area and land them; fails (red) if a file did not land."""
+    result = ingest_batch_step()
+    if result["failures"]:
+        raise ShopLakeError(result["failures"])
+    return result
 
 
 @task(name="ingest-clickstream")

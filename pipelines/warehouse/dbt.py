@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import locks
-from ..batch.contract import Contract, load_contracts
+from ..batch.contract import Contract, contracts_dir, contracts_for, load_contracts
 from ..lake import Lake
 from ..settings import REPO_ROOT, Settings
 from .serving import publish_snapshot, release_dbt_duckdb
@@ -92,13 +92,16 @@ def contract_vars(contracts: dict[str, Contract] | None = None) -> dict[str, Any
 def dbt_vars(settings: Settings) -> dict[str, Any]:
     """Every var `shoplake` passes to dbt (`--vars`). The same input gives the same text, so dbt's
     partial parsing (which re-parses everything when vars change) keeps working between builds."""
-    return contract_vars()
+    return contract_vars(contracts_for(settings))
 
 
 @contextmanager
 def _dbt_env(settings: Settings, target: str) -> Iterator[None]:
-    """dbt reads the lake dir and target from the environment (profiles.yml, sources)."""
-    wanted = {"SHOPLAKE_LAKE_DIR": str(settings.lake_dir), "DBT_TARGET": target}
+    """dbt reads the lake dir, contracts folder and target from the environment (profiles.yml, the raw views)."""
+    wanted = {
+        "SHOPLAKE_LAKE_DIR": str(settings.lake_dir), "DBT_TARGET": target,
+        "SHOPLAKE_CONTRACTS_DIR": str(contracts_dir(settings)),
+    }  # fmt: skip
     if wanted["DBT_TARGET"] == "snowsim":
         # profiles.yml's snowsim target connects to the server recorded in this lake's state dir.
         from .snowsim import running_port

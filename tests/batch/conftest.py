@@ -105,11 +105,8 @@ def contracts_with(directory: Path, changes: dict[str, dict]) -> Path:
 
 
 def use_contracts(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
-    """Make ingest and dbt's vars read the contracts in `directory` (in this process)."""
-    from pipelines.batch.contract import load_contracts
-
-    for module in ("pipelines.batch.ingest", "pipelines.warehouse.dbt"):
-        monkeypatch.setattr(f"{module}.load_contracts", lambda d=directory: load_contracts(d))
+    """Make ingest, dbt's vars and the catalog read the contracts in `directory` (`SHOPLAKE_CONTRACTS_DIR`)."""
+    monkeypatch.setenv("SHOPLAKE_CONTRACTS_DIR", str(directory))
 
 
 def old(seconds: float) -> float:

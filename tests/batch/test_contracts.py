@@ -63,7 +63,7 @@ def test_a_version_column_is_declared_by_name(tmp_path: Path) -> None:
 
 
 def test_the_failed_statuses_are_defined_once_and_the_report_prints_plain_text() -> None:
-    assert FileStatus.failed() == {FileStatus.REJECTED}
+    assert FileStatus.failed() == {FileStatus.REJECTED, FileStatus.FAILED, FileStatus.UNMATCHED}
     report = IngestReport(files=[
         FileResult("orders", Path("orders.csv"), FileStatus.LANDED, 3, 2, 1, {"too_many_fields": 1}),
         FileResult("orders", Path("bad.csv"), FileStatus.REJECTED, error="empty file (0 bytes)"),

@@ -78,11 +78,12 @@ def test_rejected_export_raises_an_alert_and_the_rest_lands(lake: Lake) -> None:
 
     bad = lake.landing_dir("orders") / "orders-2099-01.csv"
     bad.write_text("ORDER_ID;CUSTOMER_ID;ORDER_DATE;ORDER_AMOUNT\n1;2;2099-01-01;3.5\n")  # wrong delimiter
-    result = ingest_batch()
-    assert result["files_rejected"] == 1 and result["files_landed"] == 5
+    state = ingest_batch(return_state=True)
+    assert state.is_failed()  # a scheduled run that could not land a file is red ...
     assert set(_ledger_totals(lake)) == {"categories", "customers", "orders", "products", "order_items"}
-    (alert,) = read_alert_log(lake)
-    assert alert["source"] == "ingest-batch" and "orders-2099-01.csv" in alert["detail"]
+    assert "5 new file(s) landed, 1 did not land" in _artifact("batch-ingest").description  # ... the rest landed
+    (alert,) = read_alert_log(lake)  # one alert, from the failure hook
+    assert alert["source"] == "prefect/ingest_batch" and "orders/orders-2099-01.csv (rejected)" in alert["detail"]
     assert "delimiter" in alert["detail"]
 
 
@@ -201,7 +202,7 @@ def test_deployments_follow_settings(tmp_path) -> None:
     assert by_name["ingest-batch"].schedules[0].schedule.cron == "*/15 * * * *"
     assert by_name["pipeline"].schedules == []  # on demand unless SHOPLAKE_PIPELINE_CRON is set
     trigger = by_name["transform"].triggers[0]
-    assert trigger.expect == {"prefect.flow-run.Completed"}
+    assert trigger.expect == {"prefect.flow-run.Completed", "prefect.flow-run.Failed"}  # landed files count
     assert trigger.match_related.root["prefect.resource.name"] == "ingest_batch"
     assert {d.entrypoint for d in plan.deployments} == {
         "pipelines.flows.ingest.ingest_batch",

@@ -143,7 +143,7 @@ def test_deployments_listed_with_schedules_and_state_under_lake(stack: Stack) ->
     assert [s["schedule"]["cron"] for s in deployments["ingest-batch"]["schedules"]] == ["0 * * * *"]
     assert deployments["pipeline"]["schedules"] == []
     automations = {a["name"] for a in stack.api("POST", "/automations/filter", {})}
-    assert "after ingest_batch completes" in automations  # transform runs after each batch ingest
+    assert "after ingest_batch completes or fails" in automations  # transform runs after each batch ingest
     assert (stack.lake.prefect_home / "prefect.db").exists(), "Prefect's DB must live under the lake"
 
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from pipelines.batch.contract import load_contracts
-from pipelines.batch.ingest import FileStatus, ingest_all
+from pipelines.batch.ingest import FileStatus, IngestAborted, ingest_all
 from pipelines.batch.ledger import read_ledger
 from pipelines.batch.validate import first_occurrence
 from pipelines.catalog import committed_files, read_committed
@@ -169,7 +169,7 @@ def test_contract_mapping_renames_columns(lake: Lake, tmp_path: Path, monkeypatc
         "  - {name: category_id, source: Id, type: bigint, required: true}\n"
         "  - {name: category_name, source: Label, type: string, required: true}\n"
     )
-    monkeypatch.setattr("pipelines.batch.ingest.load_contracts", lambda: load_contracts(contracts))
+    monkeypatch.setenv("SHOPLAKE_CONTRACTS_DIR", str(contracts))
     _land(lake, "categories", "cats.csv", b"Id,Label\n7,Garden\nx,Broken\n")
     (result,) = _ingest(lake).files
     assert result.reasons == {"invalid_bigint:category_id": 1}
@@ -213,8 +213,13 @@ def test_a_failed_write_stops_the_run_and_nothing_later_lands(lake: Lake) -> Non
     _land(lake, "orders", "orders.csv", b"ORDER_ID,CUSTOMER_ID,ORDER_DATE,ORDER_AMOUNT\n1,1,2025-01-01,10.0\n")
     lake.raw_dir("customers").parent.mkdir(parents=True, exist_ok=True)
     lake.raw_dir("customers").write_text("a file where the customers folder should be")
-    with pytest.raises(OSError):
+    with pytest.raises(IngestAborted) as aborted:
         _ingest(lake)
+    assert isinstance(aborted.value.__cause__, OSError)
+    # The report says what happened: categories landed, customers (and what came after) did not.
+    statuses = {f.table: f.status for f in aborted.value.report.files}
+    assert statuses["categories"] == "landed" and statuses["customers"] == "failed"
+    assert "ingest stopped" in aborted.value.report.render()
     assert {r.table for r in read_ledger(lake)} == {"categories"}
     assert not lake.raw_dir("orders").exists()
     assert not list(lake.quarantine_dir("orders").glob("*"))
