@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     lake_dir: Path = _env(
         "SHOPLAKE_LAKE_DIR", "./lake", "Root of the lake: landing, raw Parquet, quarantine, ledger, warehouse."
     )
+    business_timezone: str = _env(
+        "SHOPLAKE_BUSINESS_TIMEZONE", "UTC",
+        "IANA time zone whose calendar days the marts count in (an order at 00:30+01:00 is that day in Europe/Berlin).",
+    )  # fmt: skip
     dbt_target: str = _env(
         "DBT_TARGET", "dev", "dbt target: `dev` (DuckDB), `prod` (Snowflake) or `snowsim` (local fakesnow)."
     )
@@ -189,6 +193,17 @@ class Settings(BaseSettings):
     )  # fmt: skip
     @classmethod
     def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("business_timezone", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value.strip())
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
         return value.strip()
 
     @classmethod

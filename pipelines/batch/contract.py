@@ -47,6 +47,9 @@ class Column(_Model):
     format: Literal["email"] | None = None
     min: float | None = None
     allowed: tuple[str, ...] | None = None
+    # The canonical values (of `allowed`) that earn revenue, e.g. order_status `[completed, shipped]`.
+    # Declared once here, they reach dbt's revenue logic through pipelines/warehouse/dbt.py.
+    revenue_values: tuple[str, ...] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -59,6 +62,17 @@ class Column(_Model):
     @classmethod
     def _empty_allowed_is_none(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return value or None
+
+    @model_validator(mode="after")
+    def _revenue_values_are_allowed_values(self) -> Column:
+        if self.revenue_values is None:
+            return self
+        if self.type != "string" or not self.allowed:
+            raise ValueError("revenue_values: needs a string column that declares its canonical values in `allowed`")
+        outside = sorted(set(self.revenue_values) - set(self.allowed))
+        if outside:
+            raise ValueError(f"revenue_values: {', '.join(outside)} not in allowed ({', '.join(self.allowed)})")
+        return self
 
 
 class Reference(_Model):
@@ -128,8 +142,12 @@ def parse_contract(raw: Any, path: Path) -> Contract:
         raise ShopLakeError(f"contract {path.name}: {_location(first['loc'])}{message}{more}") from None
 
 
-def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
-    """All contracts, ordered so that referenced tables come before the tables that reference them."""
+def load_contracts(directory: Path | None = None) -> dict[str, Contract]:
+    """All contracts, ordered so that referenced tables come before the tables that reference them.
+
+    `directory` defaults to `CONTRACTS_DIR`, read when called (not when this module was imported).
+    """
+    directory = CONTRACTS_DIR if directory is None else directory
     contracts: dict[str, Contract] = {}
     for path in sorted(directory.glob("*.yml")):
         # libyaml's parser when present: the pure-Python one took 7 ms of each ingest for five files.
