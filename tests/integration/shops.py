@@ -30,6 +30,8 @@ class ShopSpec:
     statuses: tuple[str, ...] = ("completed", "shipped", "picked_up", "cancelled", "returned")
     revenue_statuses: tuple[str, ...] = ("completed", "shipped", "picked_up")
     declare_revenue_values: bool = True  # write `revenue_values:` into the contract (else dbt's default)
+    # Status words as the ERP exports them -> canonical status (`map:` in the contract); empty: canonical.
+    status_words: tuple[tuple[str, str], ...] = ()
     orders: int = 260
     seed: int = 12
 
@@ -118,7 +120,8 @@ def write_shop(root: Path, spec: ShopSpec) -> Shop:
             total += quantity * price
             items.append((oid, pos if spec.per_order_lines else line_no, sku, quantity, _money(price)))
         stamp = when.isoformat(timespec="seconds") if spec.order_timestamps else when.date().isoformat()
-        orders.append((oid, customer, stamp, _money(total), status, rng.choice(["Webshop", "Filiale"])))
+        exported = next((word for word, canonical in spec.status_words if canonical == status), status)
+        orders.append((oid, customer, stamp, _money(total), exported, rng.choice(["Webshop", "Filiale"])))
 
     rows = {
         "categories": categories,
@@ -145,6 +148,8 @@ def _write_contracts(shop: Shop) -> None:
         return {"name": name, "source": source, "type": type_, "required": True, **extra}
 
     status = column("orders", "order_status", "string", allowed=list(spec.statuses))
+    if spec.status_words:
+        status["map"] = dict(spec.status_words)
     if spec.declare_revenue_values:
         status["revenue_values"] = list(spec.revenue_statuses)
     contracts = {
@@ -193,6 +198,9 @@ def _read(shop: Shop, table: str) -> pl.DataFrame:
 def order_lines(shop: Shop, business_timezone: str) -> pl.DataFrame:
     """One row per order line with its order's business date, customer, category and revenue in cents."""
     orders = _read(shop, "orders")
+    if shop.spec.status_words:
+        words = dict(shop.spec.status_words)
+        orders = orders.with_columns(pl.col("order_status").replace_strict(words, default=pl.col("order_status")))
     if shop.spec.order_timestamps:
         day = pl.col("order_date").str.to_datetime("%Y-%m-%dT%H:%M:%S%z").dt.convert_time_zone(business_timezone)
         orders = orders.with_columns(day.dt.date().alias("order_date"))
