@@ -70,9 +70,11 @@ def table_schema(table: str, contracts: dict[str, Contract] | None = None) -> Ta
         partitions = {contract.partition_by.name: pl.String()} if contract.partition_by else {}
         return TableSchema(table, "batch", columns, partitions)
     if table == CLICKSTREAM_TABLE:
-        from .stream.contract import EVENT_COLUMNS
+        from .stream.contract import EventContract
 
-        return TableSchema(table, "stream", dict(EVENT_COLUMNS), {"event_date": pl.Date()})
+        # customer_id/product_id typed as the customers and products contracts type their keys
+        events = EventContract.for_contracts(contracts)
+        return TableSchema(table, "stream", dict(events.columns), {"event_date": pl.Date()})
     raise KeyError(f"{table!r} is neither a batch contract nor a stream table")
 
 

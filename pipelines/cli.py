@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -274,8 +275,11 @@ def _cmd_simulate_clicks(args: argparse.Namespace) -> int:
 
 def _cmd_stream(args: argparse.Namespace) -> int:
     from .stream.runtime import tune_for_stream_writer
-    from .stream.wiring import run_clickstream
+    from .stream.wiring import event_contract, run_clickstream
 
+    if args.schema:  # what producers must send: key types as the customers and products contracts declare
+        print(json.dumps(event_contract(get_settings()).json_schema(), indent=2))
+        return 0
     tune_for_stream_writer()  # this process does nothing else: tune GC and allocators for the writer
     stats = run_clickstream(get_settings(), "forever" if args.forever else "until-caught-up")
     print(stats.render())
@@ -420,6 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--until-caught-up", action="store_true", help="stop at the end seen at start (default)")
     mode.add_argument("--forever", action="store_true", help="run until SIGTERM/SIGINT, flush, exit 0")
+    mode.add_argument(
+        "--schema", action="store_true",
+        help="print the event JSON schema for the contracts in use (customer_id/product_id typed as their keys)",
+    )  # fmt: skip
     return parser
 
 

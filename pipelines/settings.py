@@ -77,6 +77,10 @@ class Settings(BaseSettings):
         "A file with a larger share of quarantined rows fails (lands nothing); a contract's max_quarantine_share wins.",
         ge=0.0, le=1.0,
     )  # fmt: skip
+    business_timezone: str = _env(
+        "SHOPLAKE_BUSINESS_TIMEZONE", "UTC",
+        "IANA time zone whose calendar days the marts count in (an order at 00:30+01:00 is that day in Europe/Berlin).",
+    )  # fmt: skip
     dbt_target: str = _env(
         "DBT_TARGET", "dev", "dbt target: `dev` (DuckDB), `prod` (Snowflake) or `snowsim` (local fakesnow)."
     )
@@ -198,6 +202,17 @@ class Settings(BaseSettings):
     )  # fmt: skip
     @classmethod
     def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("business_timezone", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value.strip())
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
         return value.strip()
 
     @classmethod

@@ -18,7 +18,12 @@ PACKAGE = REPO_ROOT / "pipelines"
 DOC = REPO_ROOT / "docs" / "architecture.md"
 
 # (importing module, imported module) -> why this upward import is allowed. Each must still occur.
-EXCEPTIONS: dict[tuple[str, str], str] = {}
+EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("pipelines.stream.wiring", "pipelines.batch.contract"): (
+        "the clickstream references customers and products: its customer_id/product_id take the key "
+        "types their batch contracts declare (issue 12), read where the writer is wired"
+    ),
+}
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def live_panel(window_minutes: int) -> None:
     with col_products:
         st.subheader("Top products")
         products = live.top_products
-        names = ui.call("product_names", tuple(int(p) for p in products["product_id"]))
+        names = ui.call("product_names", tuple(products["product_id"].tolist()))
         # ids the warehouse does not know yet keep an empty name
         products = products.merge(names, on="product_id", how="left")[["product_id", "product_name", "events"]]
         st.dataframe(products, hide_index=True, width="stretch")

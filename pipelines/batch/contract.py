@@ -94,6 +94,9 @@ class Column(_Model):
     trim: bool | None = None
     # Source value -> canonical value (keys compared without case), applied before `allowed`.
     map: dict[str, str | None] | None = None
+    # The canonical values (of `allowed`) that earn revenue, e.g. order_status `[completed, shipped]`.
+    # Declared once here, they reach dbt's revenue logic through pipelines/warehouse/dbt.py.
+    revenue_values: tuple[str, ...] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -174,6 +177,17 @@ class Column(_Model):
     @property
     def falsy(self) -> tuple[str, ...]:
         return tuple(v.lower() for v in self.false_values) if self.false_values else DEFAULT_FALSE
+
+    @model_validator(mode="after")
+    def _revenue_values_are_allowed_values(self) -> Column:
+        if self.revenue_values is None:
+            return self
+        if self.type != "string" or not self.allowed:
+            raise ValueError("revenue_values: needs a string column that declares its canonical values in `allowed`")
+        outside = sorted(set(self.revenue_values) - set(self.allowed))
+        if outside:
+            raise ValueError(f"revenue_values: {', '.join(outside)} not in allowed ({', '.join(self.allowed)})")
+        return self
 
 
 def _yaml_word(value: Any) -> str:

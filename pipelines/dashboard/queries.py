@@ -217,8 +217,14 @@ def cohort_retention(backend: Backend, cohorts: int = 12) -> pd.DataFrame:
 # -- Clickstream (warehouse side; the live panel reads the lake, see live.py) -------------------
 
 
-def product_names(backend: Backend, product_ids: Sequence[int]) -> pd.DataFrame:
-    ids = [int(p) for p in product_ids]
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds; keys stay of the type the contracts give them."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def product_names(backend: Backend, product_ids: Sequence[Any]) -> pd.DataFrame:
+    """Names of the given products; ids are integers or strings, as the products contract declares them."""
+    ids = [_plain(p) for p in product_ids]
     if not ids:
         return pd.DataFrame({"product_id": [], "product_name": []})
     return backend.query(

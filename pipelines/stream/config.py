@@ -8,6 +8,7 @@ from typing import Literal
 from ..lake import CLICKSTREAM_TABLE
 from ..settings import Settings
 from ..status import Status
+from .contract import SHIPPED, EventContract
 
 Mode = Literal["until-caught-up", "forever"]
 
@@ -38,13 +39,17 @@ class WriterConfig:
     # `source_log`): the topic itself on a durable broker. The local broker keeps its log in
     # memory, so its offsets restart at zero on every start; its name carries the incarnation.
     log_name: str = ""
+    # The event contract: customer_id/product_id typed as the batch contracts' keys (wiring.py).
+    events: EventContract = SHIPPED
 
     def __post_init__(self) -> None:
         self.log_name = self.log_name or self.topic
 
     @classmethod
-    def from_settings(cls, settings: Settings, bootstrap: str, log_name: str = "") -> WriterConfig:
-        """Bounds from settings; where to connect comes from `stream/wiring.py` (`writer_config`)."""
+    def from_settings(
+        cls, settings: Settings, bootstrap: str, log_name: str = "", events: EventContract = SHIPPED
+    ) -> WriterConfig:
+        """Bounds from settings; where to connect and the event contract come from `stream/wiring.py`."""
         return cls(
             bootstrap=bootstrap,
             topic=settings.clickstream_topic,
@@ -53,6 +58,7 @@ class WriterConfig:
             backlog_commit_seconds=settings.stream_backlog_commit_seconds,
             compact_files=settings.stream_compact_files,
             log_name=log_name,
+            events=events,
         )
 
 

@@ -205,7 +205,7 @@ class StreamWriter:
         """Append a micro-batch to the open segment; commit it when asked or when it is big or old enough."""
         cfg = self.config
         if self._segment is None:
-            self._segment = Segment(self.lake, cfg.table, cfg.log_name)
+            self._segment = Segment(self.lake, cfg.table, cfg.log_name, cfg.events)
         segment = self._segment
         if batch:
             segment.append(batch.values, batch.partitions, batch.offsets, batch.keys.__getitem__)

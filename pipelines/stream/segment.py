@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from ..lake import CLICKSTREAM_TABLE, Lake, StreamFileId, atomic_path, publish_file, temp_path
 from .checkpoint import read_checkpoint, write_checkpoint
-from .contract import DEADLETTER_COLUMNS, EVENT_COLUMNS, parse_messages
+from .contract import DEADLETTER_COLUMNS, SHIPPED, EventContract, parse_messages
 
 
 @dataclass
@@ -41,8 +41,8 @@ class Segment:
     they are hidden temporary files, which a restarted writer deletes.
     """
 
-    def __init__(self, lake: Lake, table: str, topic: str) -> None:
-        self.lake, self.table, self.topic = lake, table, topic
+    def __init__(self, lake: Lake, table: str, topic: str, events: EventContract = SHIPPED) -> None:
+        self.lake, self.table, self.topic, self.contract = lake, table, topic, events
         self.opened_at = time.monotonic()
         self.events = 0
         self.dead_letters = 0
@@ -66,14 +66,14 @@ class Segment:
         if not offsets:
             return
         now = datetime.now(timezone.utc)
-        parsed = parse_messages(values)
+        parsed = parse_messages(values, self.contract)
         rows = parsed.events.get_column("row")
         events = parsed.events.with_columns(
             pl.lit(self.topic).alias("source_log"),
             pl.Series(partitions, dtype=pl.Int32).gather(rows).alias("source_partition"),
             pl.Series(offsets, dtype=pl.Int64).gather(rows).alias("source_offset"),
             pl.lit(now).dt.cast_time_unit("us").alias("ingested_at"),
-        ).select([pl.col(c).cast(t) for c, t in EVENT_COLUMNS.items()])
+        ).select([pl.col(c).cast(t) for c, t in self.contract.columns.items()])
         span = (
             pl.DataFrame({"p": partitions, "o": offsets}, schema={"p": pl.Int32, "o": pl.Int64})
             .group_by("p")
@@ -154,9 +154,10 @@ def write_messages(
     partitions: list[int],
     offsets: list[int],
     keys: Callable[[int], bytes | None] = lambda _row: None,
+    events: EventContract = SHIPPED,
 ) -> WrittenBatch:
     """Write one batch of messages as published stream files; the caller writes the checkpoint."""
-    segment = Segment(lake, table, topic)
+    segment = Segment(lake, table, topic, events)
     try:
         segment.append(values, partitions, offsets, keys)
         return segment.publish()
@@ -165,7 +166,12 @@ def write_messages(
 
 
 def land_messages(
-    lake: Lake, payloads: list[bytes], topic: str, partition: int = 0, table: str = CLICKSTREAM_TABLE
+    lake: Lake,
+    payloads: list[bytes],
+    topic: str,
+    partition: int = 0,
+    table: str = CLICKSTREAM_TABLE,
+    events: EventContract = SHIPPED,
 ) -> WrittenBatch:
     """Land payloads without a broker, as if read from `topic`/`partition` after the checkpoint.
 
@@ -180,6 +186,7 @@ def land_messages(
         values=list(payloads),
         partitions=[partition] * len(payloads),
         offsets=list(range(first, first + len(payloads))),
+        events=events,
     )
     next_offsets.update(written.next_offsets)
     write_checkpoint(lake, table, topic, next_offsets)

@@ -51,6 +51,8 @@ _AVG_EVENTS_PER_SESSION = 5.0
 
 @dataclass(frozen=True)
 class Catalog:
+    """Ids as the lake holds them: integers, or strings where the contracts declare string keys."""
+
     customer_ids: np.ndarray
     product_ids: np.ndarray
     product_weights: np.ndarray  # popularity (Zipf), sums to 1
@@ -67,17 +69,35 @@ class Catalog:
         )
 
 
+def _pick(ids: np.ndarray, index: np.ndarray, present: np.ndarray) -> pl.Series:
+    """`ids[index]` where `present`, else null, for integer and string ids alike."""
+    picked = pl.Series(ids).gather(np.where(present, index, 0))
+    return pl.DataFrame({"id": picked, "present": present}).select(pl.when("present").then("id")).to_series()
+
+
 def _zipf(n: int, s: float = 1.1) -> np.ndarray:
     w = 1.0 / np.arange(1, n + 1) ** s
     return w / w.sum()
 
 
+def _as_strings(ids: np.ndarray, like: pl.DataFrame, column: str) -> np.ndarray:
+    """Synthetic integer ids as text when the lake's (empty) table types the key as a string."""
+    return ids.astype(str).astype(object) if like.schema.get(column) == pl.String else ids
+
+
 def catalog_from(
     customers: pl.DataFrame, products: pl.DataFrame, *, customers_n: int = 10_000, products_n: int = 1_000
 ) -> Catalog:
-    """Customers (customer_id) and products (product_id, category_id) as landed; the given counts when empty."""
+    """Customers (customer_id) and products (product_id, category_id) as landed; the given counts when empty
+    (with ids of the key types the empty tables have)."""
     if customers.is_empty() or products.is_empty():
-        return Catalog.synthetic(customers_n, products_n)
+        synthetic = Catalog.synthetic(customers_n, products_n)
+        return Catalog(
+            customer_ids=_as_strings(synthetic.customer_ids, customers, "customer_id"),
+            product_ids=_as_strings(synthetic.product_ids, products, "product_id"),
+            product_weights=synthetic.product_weights,
+            product_categories=_as_strings(synthetic.product_categories, products, "category_id"),
+        )
     rng = np.random.default_rng(7)
     product_ids = products["product_id"].to_numpy()
     order = rng.permutation(len(product_ids))  # which products are popular is arbitrary but fixed
@@ -156,7 +176,7 @@ class SessionGenerator:
         visitor = rng.integers(0, self.visitors, n)
         known = rng.random(n) < P_LOGGED_IN_AT_START
         logs_in_later = ~known & (has_purchase | (has_cart & (rng.random(n) < P_LOGS_IN_LATER)))
-        customer = cat.customer_ids[visitor % len(cat.customer_ids)]
+        customer = visitor % len(cat.customer_ids)  # index into the catalog's customer ids
         first_cart_stage = STAGES.index("add_to_cart")
         ev_known = np.repeat(known, per_session) | (np.repeat(logs_in_later, per_session) & (stage >= first_cart_stage))
 
@@ -172,7 +192,6 @@ class SessionGenerator:
         order_seq = np.cumsum(stage == 6) + self._next_order
         self._next_order = int(order_seq[-1]) if total else self._next_order
 
-        prod_id = cat.product_ids[products]
         df = pl.DataFrame(
             {
                 "seq": np.arange(self._next_event, self._next_event + total),
@@ -181,9 +200,9 @@ class SessionGenerator:
                 "position": position,
                 "event_us": event_us,
                 "visitor": visitor[session],
-                "customer_id": np.where(ev_known, customer[session], -1),
-                "product_id": np.where(is_product_event, prod_id, -1),
-                "category_id": cat.product_categories[products],
+                "customer_id": _pick(cat.customer_ids, customer[session], ev_known),
+                "product_id": _pick(cat.product_ids, products, is_product_event),
+                "category_id": pl.Series(cat.product_categories).gather(products),
                 "order_seq": order_seq,
                 "device": device[session],
                 "channel": channel[session],
@@ -215,8 +234,8 @@ class SessionGenerator:
             pl.from_epoch("event_us", "us").dt.strftime("%Y-%m-%dT%H:%M:%S%.3f+00:00").alias("event_time"),
             pl.format("{}-s{}", pl.lit(run), "session").alias("session_id"),
             pl.format("anon-{}", "visitor").alias("anonymous_id"),
-            pl.when(pl.col("customer_id") >= 0).then("customer_id").alias("customer_id"),
-            pl.when(pl.col("product_id") >= 0).then("product_id").alias("product_id"),
+            "customer_id",
+            "product_id",
             pl.when(pl.col("stage") == 6).then(pl.format("{}-o{}", pl.lit(run), "order_seq")).alias("order_id"),
             page.alias("page_url"),
             referrer.alias("referrer"),

@@ -1,16 +1,19 @@
 """The one place that wires the clickstream: settings -> broker -> topic -> writer configuration.
 
 `shoplake stream`, the `ingest_clickstream` flow and `shoplake demo` all call `run_clickstream`
-(or `writer_config`), so the broker they use, the topic they create and the offsets' log name
-cannot drift apart.
+(or `writer_config`), so the broker they use, the topic they create, the offsets' log name and the
+event contract (key types from the customers and products contracts) cannot drift apart.
 """
 
 from __future__ import annotations
 
+from ..batch.contract import load_contracts
+from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
 from .broker import bootstrap_servers, ensure_topic, incarnation, running_broker
 from .config import Mode, WriterConfig, WriterStats
+from .contract import EventContract
 from .writer import run_stream
 
 
@@ -29,9 +32,20 @@ def clickstream_bootstrap(settings: Settings) -> str:
     return bootstrap
 
 
+def event_contract(settings: Settings) -> EventContract:
+    """The event contract for the batch contracts in use: customer_id and product_id are typed as the
+    customers and products contracts declare their keys, so events join the dimensions they name."""
+    try:
+        return EventContract.for_contracts(load_contracts())
+    except ValueError as exc:
+        raise ShopLakeError(f"clickstream event contract: {exc}") from None
+
+
 def writer_config(settings: Settings) -> WriterConfig:
     """Resolve the broker, create the topic when missing, and configure the writer from settings."""
-    return WriterConfig.from_settings(settings, clickstream_bootstrap(settings), log_name(settings))
+    return WriterConfig.from_settings(
+        settings, clickstream_bootstrap(settings), log_name(settings), event_contract(settings)
+    )
 
 
 def run_clickstream(settings: Settings, mode: Mode) -> WriterStats:

@@ -15,11 +15,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .. import locks
 from ..batch.contract import Contract, contracts_dir, contracts_for, load_contracts
+from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import REPO_ROOT, Settings
 from .serving import publish_snapshot, release_dbt_duckdb
@@ -73,26 +77,90 @@ class DbtResult:
         return "\n".join(lines)
 
 
-def contract_vars(contracts: dict[str, Contract] | None = None) -> dict[str, Any]:
-    """dbt vars derived from the batch contracts: per table its primary key and version column.
+# SQL type of a key column on both targets, per contract type (the `key_data_types` var).
+SQL_KEY_TYPES = {"bigint": "bigint", "string": "varchar"}
 
-    One source of truth: what a contract declares as the key is the key staging deduplicates on
-    (`latest_row_per_key`). dbt_project.yml holds the same values for the shipped contracts, so
-    plain `dbt` runs (and sqlfluff) see them too.
+
+@cache
+def project_var_defaults() -> dict[str, Any]:
+    """The `vars:` of dbt_project.yml: the defaults (equal to the shipped contracts) and the key names."""
+    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+
+
+def _key_data_types(contracts: dict[str, Contract]) -> dict[str, str]:
+    """Per key column the marts type by var: the SQL type of what every contract declaring it says."""
+    out = dict(project_var_defaults()["key_data_types"])
+    for key in out:
+        declared: dict[str, list[str]] = {}
+        for table, contract in contracts.items():
+            for column in contract.columns:
+                if column.name == key:
+                    declared.setdefault(column.type, []).append(table)
+        if len(declared) > 1:
+            found = "; ".join(f"{t} in {', '.join(tables)}" for t, tables in sorted(declared.items()))
+            raise ShopLakeError(f"contracts: {key} is declared with different types ({found}); the marts join on it")
+        for contract_type in declared:
+            if contract_type not in SQL_KEY_TYPES:
+                raise ShopLakeError(
+                    f"contracts: key {key} is {contract_type} in {', '.join(declared[contract_type])}; "
+                    f"a key is {' or '.join(SQL_KEY_TYPES)}"
+                )
+            out[key] = SQL_KEY_TYPES[contract_type]
+    return out
+
+
+def _order_statuses(contracts: dict[str, Contract]) -> dict[str, list[str]]:
+    """The canonical order statuses and those that earn revenue, from the orders contract's order_status
+    (`allowed`, `revenue_values`); what it leaves out is dbt_project.yml's default (the shipped contract)."""
+    defaults = project_var_defaults()
+    statuses, revenue = list(defaults["order_statuses"]), list(defaults["revenue_statuses"])
+    orders = contracts.get("orders")
+    column = next((c for c in orders.columns if c.name == "order_status"), None) if orders else None
+    if column is not None:
+        statuses = list(column.allowed or statuses)
+        revenue = list(column.revenue_values or revenue)
+    outside = [s for s in revenue if s not in statuses]
+    if outside:
+        raise ShopLakeError(
+            f"contract orders: order_status allows {', '.join(statuses)}, so the revenue statuses "
+            f"{', '.join(outside)} cannot occur; declare which earn revenue with `revenue_values:`"
+        )
+    return {"order_statuses": statuses, "revenue_statuses": revenue}
+
+
+def contract_vars(contracts: dict[str, Contract] | None = None) -> dict[str, Any]:
+    """dbt vars derived from the batch contracts, so what a contract declares holds downstream:
+
+    - `contracts`: per table its primary key (staging keeps one row per key, `latest_row_per_key`,
+      and builds surrogate keys from it), version column, and column types (a `timestamp` order date
+      becomes a business-local date in staging);
+    - `key_data_types`: the SQL type of each key column of the marts (bigint or varchar);
+    - `order_statuses` / `revenue_statuses`: the canonical statuses (dbt's accepted_values) and
+      those that earn revenue (`is_revenue_status`).
+
+    dbt_project.yml holds the same values for the shipped contracts (checked by tests), so plain
+    `dbt` runs (and sqlfluff) see them too.
     """
     contracts = load_contracts() if contracts is None else contracts
     return {
         "contracts": {
-            table: {"primary_key": list(c.primary_key), "version_column": c.version_column}
+            table: {
+                "primary_key": list(c.primary_key),
+                "version_column": c.version_column,
+                "column_types": {column.name: column.type for column in c.columns},
+            }
             for table, c in sorted(contracts.items())
-        }
+        },
+        "key_data_types": _key_data_types(contracts),
+        **_order_statuses(contracts),
     }
 
 
 def dbt_vars(settings: Settings) -> dict[str, Any]:
-    """Every var `shoplake` passes to dbt (`--vars`). The same input gives the same text, so dbt's
-    partial parsing (which re-parses everything when vars change) keeps working between builds."""
-    return contract_vars(contracts_for(settings))
+    """Every var `shoplake` passes to dbt (`--vars`): the contracts' facts and the business time zone.
+    The same input gives the same text, so dbt's partial parsing (which re-parses everything when vars
+    change) keeps working between builds."""
+    return {**contract_vars(contracts_for(settings)), "business_timezone": settings.business_timezone}
 
 
 @contextmanager

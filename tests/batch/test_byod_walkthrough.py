@@ -202,11 +202,6 @@ def test_the_quarantine_keeps_the_text_as_exported(walkthrough: Walkthrough) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 keys work: dbt's key_data_types and staging keys follow the contracts (string keys, "
-    "order lines numbered per order); until then the marts' enforced contracts refuse VARCHAR keys",
-)
 def test_the_marts_match_a_polars_computation_from_the_raw_files(walkthrough: Walkthrough) -> None:
     from pipelines.warehouse.dbt import run_dbt_build
     from pipelines.warehouse.query import run_query

@@ -11,8 +11,8 @@ import polars as pl
 from pipelines.lake import Lake, StreamFileId
 from pipelines.settings import Settings
 from pipelines.stream.broker import incarnation, running_broker, start_broker, stop_broker
-from pipelines.stream.contract import EVENT_TYPES, json_schema, parse_messages
-from pipelines.stream.simulator import Catalog, DropWindow, SessionGenerator, encode, simulate_clicks
+from pipelines.stream.contract import EVENT_TYPES, SHIPPED, EventContract, json_schema, parse_messages
+from pipelines.stream.simulator import Catalog, DropWindow, SessionGenerator, catalog_from, encode, simulate_clicks
 
 GOOD = {
     "event_id": "e1",
@@ -126,3 +126,68 @@ def test_stream_file_identity_round_trips() -> None:
     file_id = StreamFileId("clickstream.events", 3, 10, 99)
     assert StreamFileId.parse(file_id.name) == file_id
     assert StreamFileId.parse("_empty") is None
+
+
+# -- key types follow the batch contracts (issue 12) ---------------------------------------------------
+
+STRING_KEYS = EventContract(customer_id="string", product_id="string")
+
+
+def test_the_schema_file_is_the_contract_for_the_shipped_integer_keys() -> None:
+    assert EventContract() == SHIPPED and SHIPPED.json_schema() == json_schema()
+    schema = STRING_KEYS.json_schema()
+    assert schema["properties"]["customer_id"]["type"] == ["string", "null"]
+    assert schema["properties"]["product_id"]["type"] == ["string", "null"]
+    then = next(rule["then"] for rule in schema["allOf"] if "product_id" in rule["then"].get("properties", {}))
+    assert then["properties"]["product_id"]["type"] == "string"
+    assert json_schema()["properties"]["customer_id"]["type"] == ["integer", "null"]  # the file is unchanged
+
+
+def test_the_event_contract_takes_the_key_types_of_the_customers_and_products_contracts(tmp_path: Path) -> None:
+    import yaml
+
+    from pipelines.batch.contract import CONTRACTS_DIR, load_contracts
+
+    assert EventContract.for_contracts(load_contracts(CONTRACTS_DIR)) == SHIPPED
+    for path in CONTRACTS_DIR.glob("*.yml"):
+        raw = yaml.safe_load(path.read_text())
+        for column in raw["columns"]:
+            if raw["table"] == "customers" and column["name"] == "customer_id":
+                column["type"] = "string"
+        (tmp_path / path.name).write_text(yaml.safe_dump(raw))
+    events = EventContract.for_contracts(load_contracts(tmp_path))
+    assert events == EventContract(customer_id="string", product_id="bigint")
+    assert events.columns["customer_id"] == pl.String and events.columns["product_id"] == pl.Int64
+
+
+def test_string_keys_parse_and_integers_are_refused_for_them() -> None:
+    batch = [
+        _msg(customer_id="K-10007", product_id="GH-3004"),
+        _msg(event_id="e2", customer_id=10007, product_id="GH-3004"),
+        _msg(event_id="e3", product_id=7),
+        _msg(event_id="e4", product_id=""),
+        _msg(event_id="e5", event_type="page_view", customer_id=None, product_id=None),
+    ]
+    parsed = parse_messages(batch, STRING_KEYS)
+    assert parsed.events.select("customer_id", "product_id").rows() == [("K-10007", "GH-3004"), (None, None)]
+    assert parsed.events.schema["customer_id"] == pl.String
+    reasons = dict(parsed.rejected)
+    assert reasons == {1: "customer_id must be a string", 2: "product_id must be a string",
+                       3: "product_id required for add_to_cart"}  # fmt: skip
+    # The shipped (integer) contract refuses the string ids.
+    assert dict(parse_messages(batch[:1]).rejected) == {0: "customer_id must be an integer"}
+
+
+def test_the_simulator_sends_the_ids_the_lake_holds() -> None:
+    customers = pl.DataFrame({"customer_id": ["K-1", "K-2", "K-3"]})
+    products = pl.DataFrame({"product_id": ["GH-1", "GH-2"], "category_id": ["WG-10", "WG-20"]})
+    frame = SessionGenerator(catalog_from(customers, products), seed=4).chunk(3_000, datetime.now(timezone.utc))
+    assert set(frame["customer_id"].drop_nulls()) <= {"K-1", "K-2", "K-3"}
+    assert set(frame["product_id"].drop_nulls()) == {"GH-1", "GH-2"}
+    payloads, _ = encode(frame)
+    assert parse_messages(payloads, STRING_KEYS).rejected == []
+    # An empty lake whose contracts type the keys as strings: synthetic ids, as strings.
+    empty = catalog_from(customers.clear(), products.clear(), customers_n=50, products_n=10)
+    synthetic = SessionGenerator(empty, seed=4).chunk(500, datetime.now(timezone.utc))
+    assert synthetic.schema["customer_id"] == pl.String and synthetic.schema["product_id"] == pl.String
+    assert parse_messages(encode(synthetic)[0], STRING_KEYS).rejected == []

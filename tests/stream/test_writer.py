@@ -173,3 +173,42 @@ def test_compaction_never_shows_a_reader_an_event_twice_or_loses_one(case: Strea
     assert case.counts() == (produced.events, produced.events)
     files = [f for d in case.lake.stream_partition_dirs(CLICKSTREAM_TABLE) for f in stream_files(d)]
     assert len(files) < stats.files / 4
+
+
+def test_wiring_types_the_event_keys_as_the_batch_contracts_do(case: StreamCase, tmp_path, monkeypatch) -> None:
+    """A shop with string customer numbers and SKUs (its contracts say so): the writer wired from settings
+    lands them as strings, and events with integer ids are dead letters that say why."""
+    import polars as pl
+    import yaml
+
+    from pipelines.batch.contract import CONTRACTS_DIR
+    from pipelines.catalog import read_committed
+    from pipelines.stream.simulator import Catalog, catalog_from, kafka_sender, simulate_clicks
+
+    string_keys = {("customers", "customer_id"), ("orders", "customer_id"), ("products", "product_id"),
+                   ("order_items", "product_id")}  # fmt: skip
+    for path in CONTRACTS_DIR.glob("*.yml"):
+        raw = yaml.safe_load(path.read_text())
+        for column in raw["columns"]:
+            if (raw["table"], column["name"]) in string_keys:
+                column["type"] = "string"
+        (tmp_path / path.name).write_text(yaml.safe_dump(raw))
+    monkeypatch.setattr("pipelines.batch.contract.CONTRACTS_DIR", tmp_path)
+
+    customers = pl.DataFrame({"customer_id": [f"K-{i}" for i in range(1, 200)]})
+    products = pl.DataFrame({"product_id": [f"GH-{i}" for i in range(1, 40)], "category_id": [1] * 39})
+    send, close = kafka_sender(case.bootstrap, case.topic)
+    good = simulate_clicks(send, catalog_from(customers, products), events=3_000, seed=1)
+    integers = simulate_clicks(send, Catalog.synthetic(50, 10), events=500, seed=2)
+    close()
+    env = case.env(SHOPLAKE_STREAM_COMPACT_FILES="0")
+    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith(("SHOPLAKE_", "KAFKA_"))})
+    stats = run_clickstream(settings, "until-caught-up")
+
+    landed = read_committed(case.lake, CLICKSTREAM_TABLE)
+    assert landed.schema["customer_id"] == pl.String and landed.schema["product_id"] == pl.String
+    assert set(landed["product_id"].drop_nulls()) <= {f"GH-{i}" for i in range(1, 40)}
+    dead = case.dead_letters()
+    assert dead and {reason for _, _, reason in dead} <= {"customer_id must be a string", "product_id must be a string"}
+    assert stats.events + stats.dead_letters == good.events + integers.events == 3_500
+    assert stats.events >= good.events

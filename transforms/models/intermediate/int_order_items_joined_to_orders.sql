@@ -29,6 +29,7 @@ products as (
 joined as (
 
     select
+        order_items.order_item_key,
         order_items.order_item_id,
         order_items.order_id,
         order_items.product_id,

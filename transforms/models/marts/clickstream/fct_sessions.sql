@@ -1,7 +1,9 @@
 -- One row per session: when it started and ended, what happened, whether it converted, and
 -- the customer once known (a visitor who logs in mid-session is that customer for the whole
--- session). Incremental: each run rebuilds every session with an event on or after the cutoff
--- date (latest session date minus the lookback var), from all of its events.
+-- session). `session_date` is the day the session started in the business time zone; instants
+-- stay UTC. Incremental: each run rebuilds every session with an event on or after the cutoff
+-- date (latest session date minus the lookback var; events are filtered by their UTC date, at most
+-- a day apart), from all of its events.
 
 {{
     config(
@@ -93,7 +95,7 @@ final as (
         first_events.anonymous_id,
         aggregated.customer_id,
         aggregated.customer_id is not null as is_known_customer,
-        cast(aggregated.started_at as date) as session_date,
+        {{ business_date('aggregated.started_at') }} as session_date,
         aggregated.started_at,
         aggregated.ended_at,
         {{ dbt.datediff('aggregated.started_at', 'aggregated.ended_at', 'second') }} as duration_seconds, -- noqa: LT05

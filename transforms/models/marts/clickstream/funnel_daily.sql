@@ -1,7 +1,7 @@
 -- Sessions per day and channel and how far down the funnel they got: `views`, `carts`,
 -- `checkouts` and `purchases` count the sessions that reached each step (a session that views
--- ten products is one view), with step and overall rates. `event_date` is the UTC day the
--- session started. Incremental: each run rebuilds the days from the cutoff (latest day minus
+-- ten products is one view), with step and overall rates. `event_date` is the day the
+-- session started in the business time zone (fct_sessions.session_date). Incremental: each run rebuilds the days from the cutoff (latest day minus
 -- the lookback var).
 
 {{

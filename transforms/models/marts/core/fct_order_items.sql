@@ -9,6 +9,7 @@ order_items as (
 final as (
 
     select
+        order_item_key,
         order_item_id,
         order_id,
         product_id,

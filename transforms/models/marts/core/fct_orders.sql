@@ -33,6 +33,7 @@ joined as (
         orders.order_id,
         orders.customer_id,
         orders.order_date,
+        orders.ordered_at,
         orders.order_status,
         orders.sales_channel,
         orders.order_amount,

@@ -14,7 +14,7 @@ renamed as (
         customer_id,
         customer_name,
         lower(email) as email,
-        signup_date,
+        {{ contract_date('customers', 'signup_date') }} as signup_date,
         country,
         acquisition_channel,
         _ingested_at as ingested_at

@@ -11,6 +11,7 @@ source as (
 renamed as (
 
     select
+        {{ surrogate_key(contract_key('order_items')) }} as order_item_key,
         order_item_id,
         order_id,
         product_id,

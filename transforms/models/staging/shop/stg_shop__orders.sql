@@ -13,7 +13,8 @@ renamed as (
     select
         order_id,
         customer_id,
-        order_date,
+        {{ contract_date('orders', 'order_date') }} as order_date,
+        {{ contract_instant('orders', 'order_date') }} as ordered_at,
         cast(order_amount as numeric(18, 2)) as order_amount,
         order_status,
         sales_channel,
