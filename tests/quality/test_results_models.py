@@ -70,10 +70,18 @@ def _described(settings: Settings, table: str) -> list[tuple[str, str]]:
     return [tuple(r) for r in run_query(settings, f"select column_name, column_type from (describe {table})")[1]]
 
 
+def _last_invocation(lake: Lake) -> tuple[str, dict[str, str]]:
+    """The last dbt invocation's command and the models it ran, with their status (dbt's run_results.json)."""
+    run_results = json.loads((lake.dbt_artifacts_dir("dev") / "target" / "run_results.json").read_text())
+    ran = run_results["results"]
+    models = {r["unique_id"].split(".")[-1]: r["status"] for r in ran if r["unique_id"].startswith("model.")}
+    return run_results["args"]["which"], models
+
+
 def test_results_tables_exist_empty_before_the_first_run(quality_lake: Path) -> None:
     """A plain build (no quality or forecast run yet) already publishes the three models, empty and typed."""
     settings = Settings(lake_dir=quality_lake)
-    assert [p for t in TABLES for p in Lake(quality_lake).results_dir(t).glob("*.parquet")] == []
+    assert all(read_results(Lake(quality_lake), table).is_empty() for table in TABLES)
     for table in TABLES:
         assert run_query(settings, f"select count(*) from {table}")[1] == [(0,)], table
         assert [name for name, _ in _described(settings, table)] == list(SCHEMAS[table]), table
@@ -88,6 +96,7 @@ def test_quality_run_reaches_readers_through_the_dq_results_model(checked: Check
     )
     assert recorded.height > 20 and published == sorted(recorded.select("check_name", "status").rows())
     assert ("freshness_categories", "error") in published
+    assert _last_invocation(checked.lake)[1].get("dq_results") == "success", "published by dbt's model"
     assert _described(checked.settings, "dq_results") == [
         ("run_id", "VARCHAR"), ("checked_at", "TIMESTAMP"), ("check_type", "VARCHAR"), ("check_name", "VARCHAR"),
         ("target", "VARCHAR"), ("severity", "VARCHAR"), ("status", "VARCHAR"), ("failing_rows", "BIGINT"),
@@ -100,19 +109,13 @@ def test_alert_log_model_has_the_emitted_alerts(checked: Checked) -> None:
     assert ("freshness:freshness_categories", "error", "logged") in logged
     _, published = run_query(checked.settings, "select alert_key, severity, delivery from alert_log order by raised_at")
     assert published == logged
-
-
-def _last_invocation(lake: Lake) -> tuple[list[str], set[str]]:
-    """The last dbt invocation's command and the models it ran (dbt's run_results.json)."""
-    run_results = json.loads((lake.dbt_artifacts_dir("dev") / "target" / "run_results.json").read_text())
-    models = {r["unique_id"].split(".")[-1] for r in run_results["results"] if r["unique_id"].startswith("model.")}
-    return run_results["args"]["which"], models
+    assert _last_invocation(checked.lake)[1].get("alert_log") == "success", "published by dbt's model"
 
 
 def test_quality_tests_first_then_builds_only_the_results_models(checked: Checked) -> None:
     """No build loop: after its `dbt test`, the run's one build is of the results models (and their tests)."""
     which, models = _last_invocation(checked.lake)
-    assert which == "build" and models == RESULTS_MODELS
+    assert which == "build" and models == dict.fromkeys(RESULTS_MODELS, "success")
 
 
 def _relation(name: str) -> tuple[str, str]:
