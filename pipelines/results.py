@@ -99,7 +99,7 @@ def result_files(lake: Lake, table: str, *, since: dt.datetime | None = None) ->
     folder = lake.results_dir(table)
     if not folder.is_dir():
         return []
-    files = sorted(p for p in folder.glob("*.parquet") if (at := run_time(p.stem)) is not None)
+    files = sorted(p for p in folder.glob("*.parquet") if run_time(p.stem) is not None)
     if since is None:
         return files
     return [p for p in files if (at := run_time(p.stem)) is not None and at >= since]
