@@ -180,12 +180,12 @@ def _cmd_quality(args: argparse.Namespace) -> int:
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from .analytics.forecast import write_sales_forecast
-    from .quality.store import publish_quality_tables
+    from .warehouse.dbt import publish_results
 
     settings = get_settings()
     print(write_sales_forecast(settings, horizon=args.horizon).summary())
-    publish_quality_tables(settings)
-    return 0
+    built = publish_results(settings, command="shoplake forecast")
+    return 0 if built is None or built.success else 1
 
 
 def _cmd_watch_clickstream(args: argparse.Namespace) -> int:

@@ -12,9 +12,8 @@ from .errors import ShopLakeError
 from .generate.batch import exports_exist, generate_exports
 from .lake import Lake
 from .quality.checks import run_quality
-from .quality.store import publish_quality_tables
 from .settings import Settings
-from .warehouse.dbt import run_dbt_build
+from .warehouse.dbt import publish_results, run_dbt_build
 from .warehouse.query import format_result, run_query
 
 DEMO_CLICK_RATE = 25.0  # events/s: the demo's clicks span the last ~40 minutes, ending now
@@ -57,11 +56,13 @@ def run_demo(
     if not result.success:
         return 1
     print("5/6 data-quality checks (dq_results, alert log)")
-    quality = run_quality(settings)
+    quality = run_quality(settings, publish=False)  # published with the forecast: one dbt build for both
     print(quality.render())
     print("6/6 sales forecast")
     print("    " + write_sales_forecast(settings).summary())
-    publish_quality_tables(settings)
+    published = publish_results(settings, target="dev", command="shoplake demo")
+    if published is not None and not published.success:
+        return 1
 
     print("\nRows per table (all ingests so far)")
     print(format_result(*ledger_summary(lake)))

@@ -306,9 +306,6 @@ class Lake:
             self.state_dir,
         ):
             path.mkdir(parents=True, exist_ok=True)
-        from .results import ensure_results
-
-        ensure_results(self)
         return self
 
 

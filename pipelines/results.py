@@ -9,7 +9,10 @@ so the lake is the record whatever target dbt builds and a rebuilt warehouse los
 - `alert_log`: one file per emit of at least one alert (pipelines/alerts/)
 
 Run ids start with the UTC time, so file names sort by time and a reader that only wants recent
-runs (alert dedup) can skip older files without opening them.
+runs (alert dedup) can skip older files without opening them. Each file is written whole (atomic
+rename), so every file named by a run id is committed: dbt reads them all (on DuckDB through the
+`raw.<table>` views of pipelines/warehouse/lake_sources.py, on Snowflake from the RAW tables that
+promotion loads from the same files), and a table without files is an empty, typed view there.
 """
 
 from __future__ import annotations
@@ -48,7 +51,6 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 TABLES = tuple(SCHEMAS)
 
 _RUN_TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
-EMPTY = "_empty"  # a zero-row file per table, so a glob over it matches (with its schema) before the first run
 
 
 def new_run_id(at: dt.datetime | None = None) -> str:
@@ -81,14 +83,6 @@ def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:
     return df.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
-def ensure_results(lake: Lake) -> None:
-    """Give every results table its zero-row `_empty.parquet` (idempotent; `Lake.ensure` calls this)."""
-    for table in TABLES:
-        path = lake.results_file(table, EMPTY)
-        if not path.exists():
-            write_parquet_atomic(empty_frame(table), path)
-
-
 def write_results(lake: Lake, table: str, df: pl.DataFrame, run_id: str) -> Path | None:
     """Add one run's rows as `results/<table>/<run_id>.parquet` (atomic); an empty frame writes nothing."""
     if df.is_empty():
@@ -97,11 +91,15 @@ def write_results(lake: Lake, table: str, df: pl.DataFrame, run_id: str) -> Path
 
 
 def result_files(lake: Lake, table: str, *, since: dt.datetime | None = None) -> list[Path]:
-    """The table's files, oldest first; with `since`, only runs that started at or after it (by name)."""
+    """The table's files, oldest first; with `since`, only runs that started at or after it (by name).
+
+    Only files named by a run id: not an atomic write's temporary file, nor the zero-row `_empty.parquet`
+    that lakes made before dbt modelled these tables.
+    """
     folder = lake.results_dir(table)
     if not folder.is_dir():
         return []
-    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+    files = sorted(p for p in folder.glob("*.parquet") if run_time(p.stem) is not None)
     if since is None:
         return files
     return [p for p in files if (at := run_time(p.stem)) is not None and at >= since]

@@ -89,15 +89,38 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltLake]:
     yield BuiltLake(lake=lake, settings=settings, dataset=dataset)
 
 
+def add_results(settings: Settings) -> None:
+    """Rows in every results table, made and published by the commands that make them on DuckDB: an
+    alert, a quality run (which publishes dq_results and alert_log), then two forecast runs."""
+    import contextlib
+    import sys
+
+    from pipelines.alerts import Alert, AlertRouter
+    from pipelines.cli import main
+    from pipelines.quality.checks import run_quality
+
+    AlertRouter.from_settings(settings).emit(
+        [Alert(key="test:promoted", severity="warn", source="test", title="promoted lake", detail="an alert")]
+    )
+    with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(sys.stderr):
+        env.setenv("SHOPLAKE_LAKE_DIR", str(settings.lake_dir))
+        env.delenv("DBT_TARGET", raising=False)
+        run_quality(settings)
+        for horizon in ("14", "7"):
+            assert main(["forecast", "--horizon", horizon]) == 0
+
+
 @pytest.fixture(scope="session")
 def promoted_lake(built_lake: BuiltLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromotedLake]:
-    """The session lake copied, then: snowsim on a free loopback port -> `promote` (PUT + COPY INTO)
-    -> `dbt build` on the snowsim target. Used by tests/snowflake and the reports' Snowflake runs."""
+    """The session lake copied, with results (`add_results`), then: snowsim on a free loopback port ->
+    `promote` (PUT + COPY INTO) -> `dbt build` on the snowsim target. Used by tests/snowflake and the
+    reports' Snowflake runs."""
     from pipelines.warehouse import snowsim
     from pipelines.warehouse.promote import promote
 
-    lake = copy_lake(built_lake.lake, tmp_path_factory.mktemp("snowflake") / "lake", snapshot=True)
+    lake = copy_lake(built_lake.lake, tmp_path_factory.mktemp("snowflake") / "lake", snapshot=True, warehouse=True)
     settings = settings_for(lake.root)
+    add_results(settings)
     state = snowsim.start(settings)
     try:
         promotion = promote(settings, "snowsim", progress=False)

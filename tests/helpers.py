@@ -105,12 +105,15 @@ def commit_stream_files(lake: Lake, table: str, topic: str) -> None:
     write_checkpoint(lake, table, topic, next_offsets)
 
 
-def copy_lake(source: Lake, root: Path, *, snapshot: bool) -> Lake:
+def copy_lake(source: Lake, root: Path, *, snapshot: bool, warehouse: bool = False) -> Lake:
     """A lake of our own with the source's raw Parquet and the ledger that commits it (and its published
-    DuckDB snapshot)."""
+    DuckDB snapshot; with `warehouse`, also the live DuckDB warehouse and dbt's artifacts, so DuckDB
+    builds and tests can go on in the copy)."""
     lake = Lake(root).ensure()
     shutil.copytree(source.root / "raw", lake.root / "raw", dirs_exist_ok=True)
     shutil.copytree(source.ledger_root, lake.ledger_root, dirs_exist_ok=True)
+    if warehouse:
+        shutil.copytree(source.warehouse_path.parent, lake.warehouse_path.parent, dirs_exist_ok=True)
     if snapshot:
         snapshot_id = current_snapshot_id(source)
         assert snapshot_id, "the session lake has no published DuckDB build"

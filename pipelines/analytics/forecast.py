@@ -119,8 +119,8 @@ def forecast_revenue(daily: pl.DataFrame, *, horizon: int = 14, history_days: in
 def write_sales_forecast(settings: Settings, *, horizon: int = 14) -> ForecastResult:
     """Forecast from the published snapshot and add it to `results/sales_forecast/`.
 
-    Writing only: making it visible to readers is the warehouse's job (`publish_quality_tables`
-    today, dbt's `sales_forecast` model later), called by the entry points after this.
+    Writing only: making it visible to readers is dbt's job (the `sales_forecast` model keeps the
+    newest run), done by the entry points after this with `warehouse.dbt.publish_results`.
     """
     if horizon < 1:
         raise ShopLakeError(f"--horizon must be at least 1, got {horizon}")

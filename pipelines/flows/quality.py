@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from ..alerts import raise_alert
+from ..alerts import AlertRouter
 from ..errors import ShopLakeError
 from ..quality.checks import run_quality
 from ..settings import get_settings
@@ -20,16 +20,17 @@ class QualityChecksFailed(ShopLakeError):
 
 @task(name="quality-checks")
 def quality_step() -> dict[str, Any]:
-    """Run the checks; an error-severity failure raises an alert and fails the step."""
+    """Run the checks; a failed run raises one alert (deduplicated by what failed) and fails the step."""
     logger = get_run_logger()
     settings = get_settings()
-    # dbt test stores failing rows and the quality tables are published: the warehouse's one writer.
+    # dbt test stores failing rows, then dbt builds the results models and publishes: one lock holder.
     with warehouse_lock(settings, command="prefect quality flow"):
         result = run_quality(settings)
     summary = result.summary()
     logger.info(summary)
-    if not result.success:
-        raise_alert(settings, source="quality", title="data-quality checks failed", detail=summary)
+    failure = result.failure_alert()
+    if failure is not None:
+        AlertRouter.from_settings(settings).emit([failure])
         raise QualityChecksFailed(result.verdict)
     return {"summary": summary}
 

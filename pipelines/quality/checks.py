@@ -3,14 +3,16 @@
 Checks: dbt data and unit tests (with their declared severity; failing rows are stored by
 `store_failures`), source freshness on `_ingested_at`, per-source daily volume bands, the
 ingestion ledger's quarantine and imputation counts, and recent category-day anomalies from the
-`anomalies` mart. Results go to `dq_results` (one row per check per run), failures to the alert
-router, and the tables are published to readers. Only error-severity failures fail the run.
+`anomalies` mart. Results go to `dq_results` (one file per run in the lake), failures to the alert
+router; then dbt builds just the results models and a snapshot is published, so readers see the run
+(`publish_results`: dbt is the warehouse's only writer). Only error-severity failures fail the run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -25,9 +27,8 @@ from ..errors import ShopLakeError
 from ..lake import Lake
 from ..results import DQ_RESULTS, SCHEMAS, new_run_id, write_results
 from ..settings import Settings
-from ..warehouse.dbt import NodeResult, invoke_dbt
+from ..warehouse.dbt import RESULTS_SELECT, NodeResult, invoke_dbt, publish_results
 from .status import CheckStatus
-from .store import publish_quality_tables
 from .volume import check_volume
 
 QUARANTINE_WARN_RATE = 0.05  # a table losing more than 5% of its rows to quarantine is worth a look
@@ -72,6 +73,7 @@ class QualityReport:
     checked_at: dt.datetime
     results: list[CheckResult] = field(default_factory=list)
     alerts: list[Outcome] = field(default_factory=list)
+    publish_error: str | None = None  # the dbt build of the results models failed: readers do not see this run
 
     @property
     def errors(self) -> list[CheckResult]:
@@ -79,15 +81,38 @@ class QualityReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.errors else 0
+        return 0 if self.success else 1
 
     @property
     def success(self) -> bool:
-        return not self.errors
+        return not self.errors and self.publish_error is None
 
     @property
     def verdict(self) -> str:
-        return f"FAILED: {len(self.errors)} error-severity check(s) failed" if self.errors else "OK"
+        problems = [f"{len(self.errors)} error-severity check(s) failed"] if self.errors else []
+        if self.publish_error is not None:
+            problems.append(f"results not published ({self.publish_error})")
+        return "FAILED: " + "; ".join(problems) if problems else "OK"
+
+    def failure_alert(self) -> Alert | None:
+        """One alert for a failed run (None when it passed), keyed by WHAT failed, never by the run.
+
+        The same checks failing again within the dedup window are the same condition, so the router
+        suppresses it; a different set of failing checks is news and gets a key of its own.
+        """
+        if self.success:
+            return None
+        failed = sorted(f"{r.check_type}:{r.check_name}" for r in self.errors)
+        failed += ["publish"] if self.publish_error is not None else []
+        digest = hashlib.sha256("\n".join(failed).encode()).hexdigest()[:16]
+        lines = [f"{r.check_type} {r.status}: {r.target}: {r.detail}".rstrip(": ") for r in self.errors]
+        lines += [f"results not published: {self.publish_error}"] if self.publish_error is not None else []
+        return Alert(
+            key=f"quality:failed:{digest}", severity=Severity.ERROR, source="quality",
+            title=f"data-quality run failed: {self.verdict.removeprefix('FAILED: ')}",
+            detail="\n".join(lines) + f"\nFull report: run {self.run_id} in dq_results, or `shoplake quality`.",
+            context={"run_id": self.run_id, "failed": failed},
+        )  # fmt: skip
 
     def summary(self) -> str:
         """The report, first line = the verdict (what a flow shows as its failure message)."""
@@ -263,7 +288,11 @@ def run_quality(
     router: AlertRouter | None = None,
     publish: bool = True,
 ) -> QualityReport:
-    """Run all checks, add them to dq_results, raise alerts; then publish the results tables (`publish`)."""
+    """Run all checks, add them to dq_results, raise alerts; then publish the results tables (`publish`).
+
+    Publishing is a dbt build of just the results models plus a snapshot (`publish_results`), after
+    this run's `dbt test`, so the run never builds what it tests in a loop.
+    """
     lake = Lake(settings.lake_dir)
     checked_at = dt.datetime.now(dt.timezone.utc)
     report = QualityReport(run_id=new_run_id(checked_at), checked_at=checked_at.replace(tzinfo=None))
@@ -275,5 +304,9 @@ def run_quality(
     router = router or AlertRouter.from_settings(settings)
     report.alerts = router.emit(alerts_for(report.results))
     if publish:
-        publish_quality_tables(settings)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is the report's
+            built = publish_results(settings, command="shoplake quality")
+        if built is not None and not built.success:
+            first = (built.failed[0].message if built.failed else built.error) or "see the dbt log"
+            report.publish_error = f"dbt build --select {RESULTS_SELECT}: {first.splitlines()[0]}"
     return report

@@ -33,6 +33,9 @@ PROFILES_DIR = REPO_ROOT
 DUCKDB_TARGET = "dev"  # the profiles.yml target that writes lake/warehouse/shoplake.duckdb
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
+# Everything built from the results tables (pipelines/results.py): their staging views and marts, and
+# those models' tests. What `shoplake quality` and `shoplake forecast` rebuild to publish new rows.
+RESULTS_SELECT = "source:results+"
 
 
 @dataclass
@@ -309,3 +312,18 @@ def run_dbt_build(
             result.snapshot = publish_snapshot(Lake(settings.lake_dir), command=command)
             print(f"published snapshot {result.snapshot.name} for readers")
     return result
+
+
+def publish_results(
+    settings: Settings, *, target: str | None = None, command: str = "publish results", progress: bool = False
+) -> DbtResult | None:
+    """Make new rows of the results tables visible to readers: `dbt build` of just their models, then the
+    snapshot publish, as one holder of the warehouse lock. dbt is the warehouse's only writer.
+
+    DuckDB target only (returns None otherwise): on Snowflake the results files reach RAW with the next
+    `shoplake promote`, whose dbt build builds these models too.
+    """
+    target = target or settings.dbt_target
+    if target != DUCKDB_TARGET:
+        return None
+    return run_dbt_build(settings, select=RESULTS_SELECT, target=target, progress=progress, command=command)

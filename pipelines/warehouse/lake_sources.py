@@ -11,7 +11,10 @@ so dbt's sources (`schema: raw`, no `external_location`) read exactly what the l
   when dbt connected. DuckDB applies a filter on `filename` to the file list before opening any
   file, and compaction (which merges committed files under a name starting at the same offset)
   cannot make a file vanish from under a long build;
-- a table with no committed file yet: an empty view with the table's columns and types.
+- a table with no committed file yet: an empty view with the table's columns and types;
+- a results table (`dq_results`, `sales_forecast`, `alert_log`; pipelines/results.py): every file of
+  `results/<table>/`, since each is written whole under its run id; its columns from the one schema
+  in results.py (empty and typed before the first run).
 
 On Snowflake the same source names resolve to the RAW tables that `shoplake promote` loads.
 """
@@ -24,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from .. import results
 from ..batch.contract import Contract, load_contracts
 from ..catalog import committed_files, stream_checkpoints, table_schema, tables
 from ..lake import Lake
@@ -91,14 +95,31 @@ def view_sql(lake: Lake, table: str, contracts: dict[str, Contract] | None = Non
     return f"select {columns} where false"
 
 
+def results_view_sql(lake: Lake, table: str) -> str:
+    """The SELECT behind `raw.<results table>`: the rows of all its run files, in the schema of results.py."""
+    schema = results.SCHEMAS[table]
+    files = results.result_files(lake, table)
+    if not files:
+        columns = ", ".join(f"cast(null as {duckdb_type(t)}) as {_ident(c)}" for c, t in schema.items())
+        return f"select {columns} where false"
+    listed = "[" + ", ".join(_literal(str(f)) for f in files) + "]"
+    columns = ", ".join(f"cast({_ident(c)} as {duckdb_type(t)}) as {_ident(c)}" for c, t in schema.items())
+    return f"select {columns} from {_read_parquet(listed, {})}"
+
+
 def create_views(conn: Any, lake: Lake, contracts: dict[str, Contract] | None = None) -> list[str]:
-    """Create or replace `raw.<table>` for every raw table of the lake; returns the table names."""
+    """Create or replace `raw.<table>` for every raw table and every results table; returns the names."""
     contracts = load_contracts() if contracts is None else contracts
     names = tables(lake, contracts)
+    clash = sorted(set(names) & set(results.TABLES))
+    if clash:
+        raise ValueError(f"raw table(s) {clash} would hide the results table(s) of the same name in `{SCHEMA}`")
     conn.execute(f"create schema if not exists {SCHEMA}")
     for table in names:
         conn.execute(f"create or replace view {SCHEMA}.{_ident(table)} as {view_sql(lake, table, contracts)}")
-    return names
+    for table in results.TABLES:
+        conn.execute(f"create or replace view {SCHEMA}.{_ident(table)} as {results_view_sql(lake, table)}")
+    return [*names, *results.TABLES]
 
 
 try:  # the plugin class needs dbt-duckdb; the functions above do not

@@ -15,6 +15,11 @@ Snowflake's load history skips a file that was loaded before, so a run killed an
 after COPY) resumes without duplicates; the manifest additionally survives the loss of the
 stage or of load history (fakesnow restarts, Snowflake's 64-day load metadata window).
 
+The results tables (`dq_results`, `sales_forecast`, `alert_log`; pipelines/results.py) are promoted
+the same way into `RAW.<table>`: every file under `results/<table>/` (each is written whole and named
+by its run id, so it is immutable and its stage path unique), the table created from the schema in
+results.py even before the first run, so dbt's `results` source always resolves on Snowflake.
+
 When the manifest lists files of a batch table that the lake no longer commits (the table was
 rebuilt by `shoplake ingest --reprocess`, or an old lake's uncommitted leftovers were promoted before
 they were cleaned up), the table is rebuilt: its committed files are uploaded to a fresh stage folder,
@@ -39,6 +44,8 @@ from ..batch.contract import load_contracts
 from ..console import number, render, table
 from ..errors import ShopLakeError
 from ..lake import Lake
+from ..results import TABLES as RESULTS_TABLES
+from ..results import empty_frame, result_files
 from ..settings import Settings
 from ..status import Status
 from .snowflake import RAW_SCHEMA, Target, connect, quote, resolve_target
@@ -161,10 +168,16 @@ def _log(message: str, progress: bool) -> None:
 
 
 def lake_files(lake: Lake, table: str) -> list[LakeFile]:
-    """The table's committed Parquet files with row counts and schemas from their footers (no data read)."""
+    """The table's committed Parquet files with row counts and schemas from their footers (no data read).
+
+    A results table's files are all of its run files (each written whole, never rewritten).
+    """
     out = []
-    base = lake.raw_dir(table)
-    for path in catalog.committed_files(lake, table):
+    if table in RESULTS_TABLES:
+        base, paths = lake.results_dir(table), result_files(lake, table)
+    else:
+        base, paths = lake.raw_dir(table), catalog.committed_files(lake, table)
+    for path in paths:
         try:
             meta = pq.read_metadata(path)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -241,6 +254,8 @@ def _create_table(cur, table: str, files: list[LakeFile]) -> None:
     contract = load_contracts().get(table)
     if contract is not None:
         columns = [(c.name, CONTRACT_TYPES[c.type]) for c in contract.columns] + list(LINEAGE_COLUMNS)
+    elif table in RESULTS_TABLES:  # the one schema of pipelines/results.py, files or not
+        columns = [(f.name, snowflake_type(f.type)) for f in empty_frame(table).to_arrow().schema]
     else:  # e.g. clickstream events: the Parquet schema is the contract
         seen: dict[str, str] = {}
         for f in files:
@@ -442,7 +457,7 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
     result = TablePromotion(table=table)
     files = lake_files(lake, table)
     result.lake_files, result.lake_rows = len(files), sum(f.rows for f in files)
-    if not files:
+    if not files and table not in RESULTS_TABLES:  # a results table exists (empty) before its first run
         result.message = "no Parquet files in the lake"
         return result
     existing = table_columns(cur, table)
@@ -537,14 +552,14 @@ def promote(
     build: bool = True,
     progress: bool = True,
 ) -> PromotionReport:
-    """`shoplake promote`: every raw table of the lake into Snowflake, then `dbt build` there."""
+    """`shoplake promote`: every raw table and results table of the lake into Snowflake, then `dbt build` there."""
     from snowflake.connector import errors as sf_errors
 
     started = time.monotonic()
     lake = Lake(settings.lake_dir)
     resolved: Target = resolve_target(settings, target)
     report = PromotionReport(target=target)
-    names = [t for t in catalog.tables(lake) if not tables or t in tables]
+    names = [t for t in [*catalog.tables(lake), *RESULTS_TABLES] if not tables or t in tables]
     con = connect(resolved)
     try:
         cur = con.cursor()

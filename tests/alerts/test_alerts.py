@@ -73,6 +73,7 @@ def test_dedup_reads_only_log_files_young_enough_for_its_window(lake: Lake) -> N
     """A log file older than the window is never opened: here it is not even Parquet."""
     now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc)
     old = lake.results_file(ALERT_LOG, new_run_id(now - dt.timedelta(hours=30)))
+    old.parent.mkdir(parents=True, exist_ok=True)
     old.write_bytes(b"not parquet: reading this file would fail")
     AlertRouter(lake, now=now - dt.timedelta(hours=2)).emit([_alert("recent")])
     outcomes = AlertRouter(lake, dedup_hours=24, now=now).emit([_alert("recent"), _alert("new")])

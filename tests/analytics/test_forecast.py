@@ -1,4 +1,4 @@
-"""Sales forecast: learns a weekly pattern, gives ordered intervals, lands in the published snapshot."""
+"""Sales forecast: learns a weekly pattern, gives ordered intervals, reaches readers through dbt's model."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import polars as pl
 
 from pipelines.analytics.forecast import LEVELS, backtest, bound_column, forecast_revenue, write_sales_forecast
 from pipelines.lake import Lake
-from pipelines.quality.store import publish_quality_tables
 from pipelines.results import SALES_FORECAST, SCHEMAS, read_results
 from pipelines.settings import Settings
+from pipelines.warehouse.dbt import publish_results
 from pipelines.warehouse.query import run_query
 
 WEEKLY = np.array([0.8, 0.85, 0.9, 1.0, 1.2, 1.4, 0.85])
@@ -56,18 +56,24 @@ def test_each_forecast_run_adds_a_results_file_and_readers_see_the_newest(built_
     second = write_sales_forecast(built_copy, horizon=7)
     lake = Lake(built_copy.lake_dir)
     assert sorted(p.stem for p in lake.results_dir(SALES_FORECAST).glob("*.parquet")) == sorted(
-        ["_empty", first.run_id, second.run_id]
+        [first.run_id, second.run_id]
     )
     stored = read_results(lake, SALES_FORECAST)
     assert stored.schema == pl.Schema(SCHEMAS[SALES_FORECAST])
     assert stored.height == first.rows + second.rows == (14 + 7) * first.categories
     assert first.categories == second.categories == 12 and first.horizon == 14
 
-    publish_quality_tables(built_copy)  # the warehouse's copy for readers: the newest run only
+    # dbt's sales_forecast model (built with the other results models, then published) keeps the newest run.
+    built = publish_results(built_copy)
+    assert built is not None and built.success, built and built.summary()
+    assert {"sales_forecast", "stg_results__sales_forecast"} <= {n.name for n in built.nodes}
     _, rows = run_query(
         built_copy,
         "select count(*), count(distinct category_id), count(distinct generated_at), min(forecast_date) - "
-        "max(origin_date), bool_and(revenue_lower <= revenue_forecast and revenue_forecast <= revenue_upper) "
-        "from sales_forecast",
+        "max(origin_date), bool_and(revenue_lower <= revenue_forecast and revenue_forecast <= revenue_upper), "
+        "max(generated_at) from sales_forecast",
     )
-    assert rows[0] == (7 * 12, 12, 1, 1, True)
+    assert rows[0] == (7 * 12, 12, 1, 1, True, stored["generated_at"].max())
+    # Money as in the other marts: the contract's numeric(18, 2), not the lake file's double.
+    _, types = run_query(built_copy, "select column_name, column_type from (describe sales_forecast)")
+    assert dict(types)["revenue_forecast"] == "DECIMAL(18,2)"

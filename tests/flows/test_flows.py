@@ -225,3 +225,31 @@ def test_deployments_follow_settings(tmp_path) -> None:
     by_name = {d.name: d for d in off.deployments}
     assert by_name["ingest-batch"].schedules == []
     assert by_name["pipeline"].schedules[0].schedule.cron == "0 4 * * *"
+
+
+def test_a_failing_quality_run_alerts_once_per_condition(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each failed run of the quality flow raises the run's failure alert; the same failing checks on the
+    next run are the same condition (suppressed within the dedup window), a new failing check is news."""
+    import datetime as dt
+
+    from pipelines.flows import quality as quality_flow
+    from pipelines.quality.checks import CheckResult, QualityReport
+    from pipelines.results import new_run_id
+
+    failing = [CheckResult("freshness", "freshness_categories", "source shop.categories", "error", "error")]
+
+    def fake_run_quality(settings: Settings) -> QualityReport:  # a failed run, with its own run id and time
+        now = dt.datetime.now(dt.timezone.utc)
+        return QualityReport(new_run_id(now), now.replace(tzinfo=None), results=list(failing))
+
+    monkeypatch.setattr(quality_flow, "run_quality", fake_run_quality)
+    assert quality_flow.quality(return_state=True).is_failed()
+    assert quality_flow.quality(return_state=True).is_failed()
+    step_alerts = [a for a in read_alert_log(lake) if a["source"] == "quality"]
+    assert len(step_alerts) == 1, [a["detail"] for a in step_alerts]
+    assert "freshness error: source shop.categories" in step_alerts[0]["detail"]
+
+    failing.append(CheckResult("dbt_test", "unique_fct_orders_order_id", "unique_fct_orders_order_id", "error", "fail"))
+    assert quality_flow.quality(return_state=True).is_failed()
+    step_alerts = [a for a in read_alert_log(lake) if a["source"] == "quality"]
+    assert len(step_alerts) == 2 and step_alerts[0]["alert_key"] != step_alerts[1]["alert_key"]

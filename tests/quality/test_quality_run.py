@@ -75,7 +75,7 @@ def test_stale_source_is_an_error_and_exits_nonzero(lake_copy: Settings, webhook
     assert len(webhook_receiver.bodies) == 1
     assert read_results(lake, DQ_RESULTS)["run_id"].n_unique() == 2
     assert sorted(p.stem for p in lake.results_dir(DQ_RESULTS).glob("*.parquet")) == sorted(
-        ["_empty", report_run_id(out), again.run_id]
+        [report_run_id(out), again.run_id]
     )
 
 

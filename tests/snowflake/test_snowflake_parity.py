@@ -10,6 +10,9 @@ import pytest
 import yaml
 
 from pipelines import cli
+from pipelines.alerts import read_alert_log
+from pipelines.results import ALERT_LOG, DQ_RESULTS, SALES_FORECAST, read_results
+from pipelines.results import TABLES as RESULTS_TABLES
 from pipelines.settings import REPO_ROOT
 from pipelines.warehouse.parity import KNOWN_GAPS, compare_marts, mart_models
 from pipelines.warehouse.promote import count_rows
@@ -20,12 +23,13 @@ pytestmark = pytest.mark.slow
 
 def lake_rows(built, table: str) -> int:
     """Counted from the Parquet data itself, independently of promotion's footer counts."""
-    return pl.scan_parquet(str(built.lake.raw_dir(table) / "**" / "*.parquet")).select(pl.len()).collect().item()
+    folder = built.lake.results_dir(table) if table in RESULTS_TABLES else built.lake.raw_dir(table)
+    return pl.scan_parquet(str(folder / "**" / "*.parquet")).select(pl.len()).collect().item()
 
 
 def test_promotion_loads_every_raw_table_and_builds(promoted_lake) -> None:
     report = promoted_lake.promotion
-    assert [t.table for t in report.tables] == promoted_lake.lake.raw_tables()
+    assert [t.table for t in report.tables] == [*promoted_lake.lake.raw_tables(), *RESULTS_TABLES]
     assert {"categories", "customers", "orders", "order_items", "products"} <= {t.table for t in report.tables}
     for t in report.tables:
         assert t.status == "ok", report.render()
@@ -49,7 +53,8 @@ def test_unit_tests_run_and_pass_on_snowsim(promoted_lake) -> None:
 # a mart column's declared data_type -> (information_schema data_type, numeric_scale) on Snowflake
 SNOWFLAKE_COLUMN_TYPES = {"bigint": ("NUMBER", 0), "varchar": ("TEXT", None), "double": ("FLOAT", None),
                           "date": ("DATE", None), "boolean": ("BOOLEAN", None),
-                          "timestamp without time zone": ("TIMESTAMP_NTZ", None)}  # fmt: skip
+                          "timestamp without time zone": ("TIMESTAMP_NTZ", None),
+                          "timestamp with time zone": ("TIMESTAMP_TZ", None)}  # fmt: skip
 
 
 def _declared_types() -> dict[str, list[tuple[str, tuple[str, int | None]]]]:
@@ -101,6 +106,38 @@ def test_every_mart_is_equal_on_both_targets(promoted_lake) -> None:
             assert m.model in KNOWN_GAPS
         else:
             assert m.status == "equal" and m.duckdb_rows == m.snowflake_rows and m.duckdb_rows > 0, report.render()
+
+
+def _snowsim_rows(promoted_lake, sql: str) -> list[tuple]:
+    target = resolve_target(promoted_lake.settings, "snowsim")
+    con = connect(target)
+    try:
+        cur = con.cursor()
+        cur.execute(f"use schema {target.database}.{target.schema}")
+        cur.execute(sql)
+        return [tuple(row) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def test_results_models_on_snowsim_after_promote(promoted_lake) -> None:
+    """The quality run, the newest forecast run and the emitted alerts, modelled by dbt on Snowflake
+    from the RAW tables promotion loaded (the same files the DuckDB build read)."""
+    lake = promoted_lake.lake
+    checks = read_results(lake, DQ_RESULTS)
+    (run_id,) = checks["run_id"].unique().to_list()
+    assert _snowsim_rows(promoted_lake, f"select count(*) from dq_results where run_id = '{run_id}'") == [
+        (checks.height,)
+    ]
+    forecasts = read_results(lake, SALES_FORECAST)
+    newest = forecasts.filter(pl.col("generated_at") == pl.col("generated_at").max())
+    assert forecasts["generated_at"].n_unique() == 2 and newest.height < forecasts.height
+    assert _snowsim_rows(
+        promoted_lake, "select count(*), count(distinct generated_at), max(generated_at) from sales_forecast"
+    ) == [(newest.height, 1, newest["generated_at"].max())]
+    emitted = sorted(a["alert_key"] for a in read_alert_log(lake))
+    assert "test:promoted" in emitted and read_results(lake, ALERT_LOG).height == len(emitted)
+    assert [r[0] for r in _snowsim_rows(promoted_lake, "select alert_key from alert_log order by 1")] == emitted
 
 
 def test_repromote_loads_nothing_new(promoted_lake) -> None:
