@@ -21,6 +21,7 @@ are ingested in order of modification time (then name) within a table, and each 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fnmatch
 import hashlib
@@ -28,10 +29,12 @@ import sys
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from tqdm import tqdm
@@ -60,7 +63,8 @@ from .writer import OrderedWriter
 READ_AHEAD = 2  # exports parsed ahead of validation (each held in memory until validated)
 _TICK = dt.timedelta(microseconds=1)
 
-__all__ = ["FileResult", "FileStatus", "IngestAborted", "IngestReport", "ingest_all", "land_frame", "reprocess"]
+__all__ = ["FileResult", "FileStatus", "FrameLanding", "IngestAborted", "IngestReport", "ingest_all", "land_frame",
+           "landing_frames", "reprocess"]  # fmt: skip
 
 
 class IngestAborted(ShopLakeError):
@@ -80,6 +84,7 @@ class _Export:
     facts: ExportFacts
     source_name: str  # what the rows' `_source_file` says
     extract: bool = False  # a frame landed through the API (Parquet), not a CSV export
+    extract_info: dict[str, Any] | None = None  # what the ledger record says about a database read
     parsed: Parsed | None = None
     rejected: FileRejected | None = None
     crashed: str | None = None  # an unexpected error while reading it (the run goes on without it)
@@ -262,6 +267,7 @@ class _Run:
                     attempt=self.attempt,
                     epoch=epoch,
                     source_path=source_path,
+                    extract=export.extract_info or {},
                 ),
             )
             bar.update()
@@ -297,10 +303,17 @@ class _Source:
     extract: bool = False
     expected_sha: str | None = None
     ingested_at: dt.datetime | None = None
+    extract_info: dict[str, Any] | None = None
 
 
 def _run_exports(
-    run: _Run, sources: list[_Source], report: IngestReport, *, epoch_of: Callable[[str], int], reprocess: bool = False
+    run: _Run,
+    sources: list[_Source],
+    report: IngestReport,
+    *,
+    epoch_of: Callable[[str], int],
+    reprocess: bool = False,
+    close: bool = True,
 ) -> None:
     """Hash, parse, validate and queue each source in order; wait for every write at the end.
 
@@ -318,7 +331,7 @@ def _run_exports(
         return not reprocess and read_ledger_record(lake, table, export.sha, epoch_of(table)) is not None
 
     def load(source: _Source, facts: Future[ExportFacts]) -> _Export:
-        export = _Export(source.contract, source.path, facts.result(), source.name, source.extract)
+        export = _Export(source.contract, source.path, facts.result(), source.name, source.extract, source.extract_info)
         if source.expected_sha and export.sha != source.expected_sha:
             export.rejected = FileRejected("the landed file changed since it was ingested (SHA-256 differs)")
             return export
@@ -357,7 +370,8 @@ def _run_exports(
                 report.files.append(FileResult(table=table, path=path, status=FileStatus.FAILED, error=error))
         run.writer.wait()
     finally:
-        run.close()
+        if close:
+            run.close()
         reader.shutdown(cancel_futures=True)
         hasher.shutdown(cancel_futures=True)
 
@@ -394,11 +408,17 @@ def ingest_all(
 
 
 def _run_reported(
-    run: _Run, sources: list[_Source], report: IngestReport, *, epoch_of: Callable[[str], int], reprocess: bool = False
+    run: _Run,
+    sources: list[_Source],
+    report: IngestReport,
+    *,
+    epoch_of: Callable[[str], int],
+    reprocess: bool = False,
+    close: bool = True,
 ) -> None:
     """`_run_exports`; if writing fails, mark what was not committed and raise `IngestAborted` with the report."""
     try:
-        _run_exports(run, sources, report, epoch_of=epoch_of, reprocess=reprocess)
+        _run_exports(run, sources, report, epoch_of=epoch_of, reprocess=reprocess, close=close)
     except Exception as exc:
         for f in report.files:
             if f.status == FileStatus.LANDED and not _committed(run.lake, f, epoch_of(f.table)):
@@ -426,6 +446,7 @@ def land_frame(
     source_name: str,
     progress: bool = False,
     wait: bool = True,
+    extract: dict[str, Any] | None = None,
 ) -> FileResult:
     """Land an in-memory frame (e.g. rows read from a database) exactly as `shoplake ingest` lands a file.
 
@@ -434,20 +455,75 @@ def land_frame(
     through the same contract checks, quarantine, ledger and commit as a CSV export. The frame is
     first kept as Parquet under `landing/<table>/_extracts/` (named by its content hash), so
     `--reprocess` can rebuild from it and landing the same rows twice is skipped. `source_name`
-    (e.g. `erp.orders@2025-06-01T02:00`) is what the rows' `_source_file` says.
+    (e.g. `erp.orders@2025-06-01T02:00`) is what the rows' `_source_file` says; `extract` is kept
+    in the ledger record (a database extract's cursor range). Several frames: `landing_frames`.
+    """
+    with landing_frames(settings, table, progress=progress, wait=wait) as landing:
+        return landing.land(frame, source_name=source_name, extract=extract)
+
+
+class FrameLanding:
+    """Lands frames of one table, one ledger record each, in one attempt (see `landing_frames`)."""
+
+    def __init__(
+        self, lake: Lake, contracts: dict[str, Contract], table: str, epoch: int, *, progress: bool, max_share: float
+    ) -> None:
+        self.lake, self.contract, self.epoch = lake, contracts[table], epoch
+        self.run = _Run(lake, contracts, progress=progress, max_quarantine_share=max_share)
+        self.results: list[FileResult] = []
+
+    def land(self, frame: pl.DataFrame, *, source_name: str, extract: dict[str, Any] | None = None) -> FileResult:
+        """Validate and commit one frame (its ledger record is written when this returns)."""
+        path = _keep_extract(self.lake, self.contract.table, frame, source_name)
+        report = IngestReport()
+        source = _Source(self.contract, path, source_name, extract=True, extract_info=extract)
+        _run_reported(self.run, [source], report, epoch_of=lambda _t: self.epoch, close=False)
+        self.results.append(report.files[0])
+        return report.files[0]
+
+
+@contextmanager
+def landing_frames(
+    settings: Settings,
+    table: str,
+    *,
+    replace: Callable[[LedgerRecord], bool] | None = None,
+    command: str | None = None,
+    progress: bool = False,
+    wait: bool = True,
+) -> Iterator[FrameLanding]:
+    """Land several frames of `table` under one hold of the ingest lock, each committed by its own record.
+
+    Memory stays that of one frame however many are landed. With `replace`, the frames go into a
+    new ledger epoch instead, together with the current records `replace` says False for (carried
+    over unchanged); the epoch pointer, written when the block ends without an error, switches
+    readers to it in one step, so the records `replace` selects are dropped from the table then
+    (a database's full refresh). An error or a crash before that leaves the table as it was.
     """
     lake, contracts = Lake(settings.lake_dir).ensure(), contracts_for(settings)
     if table not in contracts:
         raise ShopLakeError(f"no contract for table {table!r} (known: {', '.join(contracts)})")
-    with locks.hold(lake, locks.INGEST, command=f"land_frame {table}", wait=wait):
+    with locks.hold(lake, locks.INGEST, command=command or f"land_frame {table}", wait=wait):
         recover(lake, batch_tables(lake, contracts))
-        path = _keep_extract(lake, table, frame, source_name)
-        report = IngestReport()
-        epochs = {t: epoch_pointer(lake, t).epoch for t in contracts}
-        source = _Source(contracts[table], path, source_name, extract=True)
-        run = _Run(lake, contracts, progress=progress, max_quarantine_share=settings.max_quarantine_share)
-        _run_reported(run, [source], report, epoch_of=epochs.__getitem__)
-    return report.files[0]
+        epoch = epoch_pointer(lake, table).epoch
+        if replace is not None:
+            current, epoch = epoch, max(lake.ledger_epochs(table), default=0) + 1
+            for record in read_table_records(lake, table, current):
+                if not replace(record):
+                    write_ledger_record(lake, dataclasses.replace(record, epoch=epoch))
+        landing = FrameLanding(
+            lake, contracts, table, epoch, progress=progress, max_share=settings.max_quarantine_share
+        )
+        try:
+            yield landing
+        except BaseException:
+            landing.run.close()  # no write job may still run while leftovers are removed
+            if replace is not None:
+                recover(lake, [table])  # the unfinished epoch and its files were never committed: gone now
+            raise
+        landing.run.close()
+        if replace is not None:
+            write_epoch(lake, table, epoch)  # the commit point: readers switch to the new epoch
 
 
 def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str) -> Path:
@@ -496,7 +572,7 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
         new_epoch = max(lake.ledger_epochs(table), default=0) + 1
         sources = [
             _Source(contracts[table], path, r.source_file, extract=path.parent == lake.extracts_dir(table),
-                    expected_sha=r.sha256, ingested_at=r.ingested_datetime)
+                    expected_sha=r.sha256, ingested_at=r.ingested_datetime, extract_info=r.extract or None)
             for r, path in zip(records, paths, strict=True)
         ]  # fmt: skip
         run = _Run(lake, contracts, progress=progress, max_quarantine_share=settings.max_quarantine_share)
