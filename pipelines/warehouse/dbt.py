@@ -74,19 +74,22 @@ class DbtResult:
 
 
 def contract_vars(contracts: dict[str, Contract] | None = None) -> dict[str, Any]:
-    """dbt vars derived from the batch contracts: per table its primary key and version column.
+    """dbt vars derived from the batch contracts: per table its primary key, version and deleted columns.
 
     One source of truth: what a contract declares as the key is the key staging deduplicates on
     (`latest_row_per_key`). dbt_project.yml holds the same values for the shipped contracts, so
     plain `dbt` runs (and sqlfluff) see them too.
     """
     contracts = load_contracts() if contracts is None else contracts
-    return {
-        "contracts": {
-            table: {"primary_key": list(c.primary_key), "version_column": c.version_column}
-            for table, c in sorted(contracts.items())
-        }
-    }
+    return {"contracts": {table: _contract_facts(c) for table, c in sorted(contracts.items())}}
+
+
+def _contract_facts(contract: Contract) -> dict[str, Any]:
+    facts: dict[str, Any] = {"primary_key": list(contract.primary_key), "version_column": contract.version_column}
+    if contract.deleted_column:  # only when declared: the shipped contracts' vars stay as dbt_project.yml has them
+        facts["deleted_column"] = contract.deleted_column
+        facts["deleted_is_flag"] = contract.column(contract.deleted_column).type == "boolean"
+    return facts
 
 
 def dbt_vars(settings: Settings) -> dict[str, Any]:
