@@ -66,18 +66,19 @@ class Read:
 def normalise_url(url: str) -> tuple[str, list[str]]:
     """Percent-encode the URL's user and password; return it and the secrets to redact from messages.
 
-    An unencoded `@` or `/` in a password otherwise splits the URL in the wrong place, and libpq
-    then prints the password's tail as a host name in its error.
+    Passwords are often pasted as they are: an unencoded `@`, `/` or `:` would split the URL in the
+    wrong place (libpq then reads part of the password as a host or port, and prints it in its
+    error). The user info is everything between `://` and the last `@`; its first `:` ends the user.
     """
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
         return url, []
-    userinfo, _, hostport = parts.netloc.rpartition("@")
+    userinfo, _, location = rest.rpartition("@")
     user, has_password, password = userinfo.partition(":")
     user_raw, password_raw = unquote(user), unquote(password)
-    netloc = quote(user_raw, safe="") + (":" + quote(password_raw, safe="") if has_password else "") + "@" + hostport
+    encoded = quote(user_raw, safe="") + (":" + quote(password_raw, safe="") if has_password else "")
     secrets = sorted({s for s in (password, password_raw, quote(password_raw, safe="")) if s}, key=len, reverse=True)
-    return urlunsplit(parts._replace(netloc=netloc)), secrets
+    return f"{scheme}://{encoded}@{location}", secrets
 
 
 def display_url(url: str) -> str:
