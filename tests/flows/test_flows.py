@@ -212,10 +212,10 @@ def test_deployments_follow_settings(tmp_path) -> None:
         "pipelines.flows.quality.quality",
     }
     assert by_name["quality"].triggers[0].match_related.root["prefect.resource.name"] == "transform"
-    # promote needs SHOPLAKE_PROMOTE_TARGET: reported as not registered, not faked
-    assert sorted(s.split(":")[0] for s in plan.skipped) == ["promote"]
+    # promote needs SHOPLAKE_PROMOTE_TARGET, extract-erp a database source: reported as not registered, not faked
+    assert sorted(s.split(":")[0] for s in plan.skipped) == ["extract-erp", "promote"]
     promoting = build_deployments(Settings.from_env({**env, "SHOPLAKE_PROMOTE_TARGET": "snowsim"}))
-    assert promoting.skipped == [] and "promote" in promoting.names
+    assert [s.split(":")[0] for s in promoting.skipped] == ["extract-erp"] and "promote" in promoting.names
     promote_deployment = next(d for d in promoting.deployments if d.name == "promote")
     assert promote_deployment.parameters == {"target": "snowsim"}
 
