@@ -191,8 +191,10 @@ def test_promote_fails_naming_the_table_that_did_not_load(tmp_path, monkeypatch)
     assert _task_run_counts(state.state_details.flow_run_id) == [1]  # a finished report is not retried
 
 
-def test_deployments_follow_settings(tmp_path) -> None:
+def test_deployments_follow_settings(tmp_path, monkeypatch) -> None:
     from pipelines.flows.deployments import build_deployments
+
+    monkeypatch.delenv("SHOPLAKE_ERP_URL", raising=False)  # no database source configured here
 
     env = {"SHOPLAKE_LAKE_DIR": str(tmp_path), "SHOPLAKE_INGEST_CRON": "*/15 * * * *"}
     plan = build_deployments(Settings.from_env(env))
