@@ -85,6 +85,7 @@ class _Export:
     source_name: str  # what the rows' `_source_file` says
     extract: bool = False  # a frame landed through the API (Parquet), not a CSV export
     extract_info: dict[str, Any] | None = None  # what the ledger record says about a database read
+    frame: pl.DataFrame | None = None  # a landed frame still in memory: parsed without reading its file again
     parsed: Parsed | None = None
     rejected: FileRejected | None = None
     crashed: str | None = None  # an unexpected error while reading it (the run goes on without it)
@@ -96,7 +97,15 @@ class _Export:
 
     def parse(self) -> _Export:
         try:
-            self.parsed = read_extract(self.path) if self.extract else read_export(self.path, self.contract, self.facts)
+            if self.frame is not None:
+                frame, self.frame = self.frame, None
+                self.parsed = Parsed(
+                    frame=frame.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
+                )
+            elif self.extract:
+                self.parsed = read_extract(self.path)
+            else:
+                self.parsed = read_export(self.path, self.contract, self.facts)
         except FileRejected as exc:
             self.rejected = exc
         except Exception as exc:
@@ -109,6 +118,12 @@ def _crash_text(doing: str, exc: BaseException) -> str:
     traceback.print_exception(exc, file=sys.stderr)
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"ingest crashed while {doing} this file ({type(exc).__name__}: {first}); nothing of it landed"
+
+
+def _known(facts: ExportFacts) -> Future[ExportFacts]:
+    done: Future[ExportFacts] = Future()
+    done.set_result(facts)
+    return done
 
 
 def batch_tables(lake: Lake, contracts: dict[str, Contract]) -> list[str]:
@@ -304,6 +319,8 @@ class _Source:
     expected_sha: str | None = None
     ingested_at: dt.datetime | None = None
     extract_info: dict[str, Any] | None = None
+    frame: pl.DataFrame | None = None  # the frame `path` was written from (still in memory)
+    facts: ExportFacts | None = None  # `path`'s hash, when the writer computed it already
 
 
 def _run_exports(
@@ -331,14 +348,17 @@ def _run_exports(
         return not reprocess and read_ledger_record(lake, table, export.sha, epoch_of(table)) is not None
 
     def load(source: _Source, facts: Future[ExportFacts]) -> _Export:
-        export = _Export(source.contract, source.path, facts.result(), source.name, source.extract, source.extract_info)
+        export = _Export(source.contract, source.path, facts.result(), source.name, source.extract, source.extract_info,
+                         source.frame)  # fmt: skip
         if source.expected_sha and export.sha != source.expected_sha:
             export.rejected = FileRejected("the landed file changed since it was ingested (SHA-256 differs)")
             return export
         return export if recorded(export) else export.parse()  # a recorded one is not parsed, but skipped
 
     try:
-        hashes = [hasher.submit(hash_export, source.path) for source in sources]
+        hashes = [
+            _known(source.facts) if source.facts else hasher.submit(hash_export, source.path) for source in sources
+        ]
         loads = list(zip(sources, hashes, strict=True))
         ahead = deque(reader.submit(load, *args) for args in loads[: READ_AHEAD + 1])
         for i, source in enumerate(sources):
@@ -474,9 +494,9 @@ class FrameLanding:
 
     def land(self, frame: pl.DataFrame, *, source_name: str, extract: dict[str, Any] | None = None) -> FileResult:
         """Validate and commit one frame (its ledger record is written when this returns)."""
-        path = _keep_extract(self.lake, self.contract.table, frame, source_name)
+        path, facts = _keep_extract(self.lake, self.contract.table, frame, source_name)
         report = IngestReport()
-        source = _Source(self.contract, path, source_name, extract=True, extract_info=extract)
+        source = _Source(self.contract, path, source_name, extract=True, extract_info=extract, frame=frame, facts=facts)
         _run_reported(self.run, [source], report, epoch_of=lambda _t: self.epoch, close=False)
         self.results.append(report.files[0])
         return report.files[0]
@@ -526,20 +546,21 @@ def landing_frames(
             write_epoch(lake, table, epoch)  # the commit point: readers switch to the new epoch
 
 
-def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str) -> Path:
-    """Write the frame once under landing/<table>/_extracts/, named by its content hash."""
+def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str) -> tuple[Path, ExportFacts]:
+    """Write the frame once under landing/<table>/_extracts/, named by its content hash (returned with it)."""
     directory = lake.extracts_dir(table)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(directory / f"{_safe(source_name)}.parquet")
     try:
         frame.write_parquet(tmp, compression="snappy", statistics=True)
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        data = tmp.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
         path = directory / f"{_safe(source_name)}-{digest[:12]}.parquet"
         if not path.exists():  # the same rows landed before: keep the first copy
             publish_file(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+    return path, ExportFacts(sha256=digest, size=len(data), has_quote=False, ends_with_newline=True)
 
 
 def _safe(name: str) -> str:

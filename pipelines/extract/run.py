@@ -19,14 +19,17 @@ is that of one chunk whatever the table's size.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import io
 import os
+import queue
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -44,10 +47,12 @@ from .config import SOURCES_DIR, SourceConfig, Table, load_sources
 from .cursor import HighWater, already_landed, chunk_info, cursor_kind, encode, high_water
 from .reader import Read, Relation, Source
 
+T = TypeVar("T")
+
 
 class ExtractMode(enum.StrEnum):
-    FIRST = "first"  # no high-water mark yet: every row, in cursor order
-    INCREMENTAL = "incremental"  # rows from the mark minus the lookback
+    FIRST = "first"  # no high-water mark yet: every row, committed at the end (like a full refresh)
+    INCREMENTAL = "incremental"  # rows from the mark minus the lookback, in cursor order, committed per chunk
     FULL_REFRESH = "full refresh"  # every row, replacing what this source landed before
 
 
@@ -134,12 +139,18 @@ class Plan:
     cursor: str | None  # the cursor's database column
     cursor_field: str | None  # its name in the frame
     keys: list[str]  # the primary key's names in the frame
+    casts: dict[str, str] = field(default_factory=dict)  # database column -> type the server converts it to
 
 
-def plan_columns(source: str, spec: Table, contract: Contract, db_columns: list[str]) -> Plan:
+def plan_columns(source: str, spec: Table, contract: Contract, db_types: dict[str, str]) -> Plan:
     """Map database columns onto the contract: `columns:` first, then by `source:` name, then by column name
-    (case-insensitive); the cursor and soft-delete columns come along. Unmapped columns are not read."""
+    (case-insensitive); the cursor and soft-delete columns come along. Unmapped columns are not read.
+
+    `db_types` (column -> type, where the driver tells it): a PostgreSQL `numeric` feeding a `double`
+    contract column is converted to `float8` by the server, which is cheaper than sending it as text.
+    """
     where = f"source {source}, {spec.contract} ({spec.what})"
+    db_columns = list(db_types)
     by_lower = {c.lower(): c for c in db_columns}
 
     def find(name: str, what: str) -> str:
@@ -171,7 +182,9 @@ def plan_columns(source: str, spec: Table, contract: Contract, db_columns: list[
     cursor = find(spec.cursor.column, "cursor") if spec.cursor else None
     select = [c for c in db_columns if c in rename or c == cursor]
     keys = [contract.column(k).source for k in contract.primary_key]
-    return Plan(select, rename, cursor, rename.get(cursor, cursor) if cursor else None, keys)
+    casts = {db: "float8" for db, name in targets.items()
+             if contract.column(name).type == "double" and db_types.get(db) == "numeric"}  # fmt: skip
+    return Plan(select, rename, cursor, rename.get(cursor, cursor) if cursor else None, keys, casts)
 
 
 # -- chunks ------------------------------------------------------------------------------------
@@ -192,6 +205,49 @@ def chunks(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
                 pending, size = [], 0
     if size:
         yield pa.Table.from_batches(pending)
+
+
+def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """`items`, produced by a thread up to `depth` ahead: the next chunk streams from the database while
+    this one is validated and written (both release the GIL for most of their work)."""
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(("done", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put(("error", exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator: its database cursor is closed here, in its own thread
+                close()
+
+    thread = threading.Thread(target=produce, name="shoplake-extract-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():  # let the producer see `stop` (it never blocks for long)
+            with contextlib.suppress(queue.Empty):
+                box.get(timeout=0.05)
+        thread.join()
 
 
 def _frame(table: pa.Table, plan: Plan) -> pl.DataFrame:
@@ -223,13 +279,21 @@ def _extract_table(
     mark: HighWater | None = None
     if spec.cursor and not full_refresh:
         mark = high_water(lake, contract.table, config.source, plan.cursor or "")
-    replacing = full_refresh or spec.cursor is None
-    mode = ExtractMode.FULL_REFRESH if replacing else ExtractMode.INCREMENTAL if mark else ExtractMode.FIRST
+    # Without a mark, every row is read: into a new epoch committed at the end, in whatever order the
+    # database streams them (no sort), and a crash simply leaves nothing to resume from.
+    replacing = full_refresh or spec.cursor is None or mark is None
+    mode = (
+        ExtractMode.FULL_REFRESH
+        if full_refresh or spec.cursor is None
+        else ExtractMode.INCREMENTAL
+        if mark
+        else ExtractMode.FIRST
+    )
     result = TableExtract(config.source, contract.table, spec.what, mode,
                           high_water_before=mark.value if mark else None)  # fmt: skip
     lower = mark.lower_bound(spec.cursor) if mark and spec.cursor else None
     landed = already_landed(lake, mark, plan.keys, lower) if mark else pl.DataFrame()
-    read = Read(relation, plan.select, cursor=plan.cursor, lower=lower, ordered=not replacing and bool(plan.cursor))
+    read = Read(relation, plan.select, cursor=plan.cursor, lower=lower, ordered=not replacing, casts=plan.casts)
     base = {"source": config.source, "cursor": plan.cursor, "run": stamp, "full_refresh": replacing}
     kind: str | None = mark.kind if mark else None
     top = mark.value if mark else None
@@ -238,9 +302,8 @@ def _extract_table(
         settings, contract.table, command=f"shoplake extract {config.source}.{contract.table}",
         replace=(lambda r: r.extract.get("source") == config.source) if replacing else None,
     ) as landing:  # fmt: skip
-        for number, chunk in enumerate(chunks(db.batches(read), chunk_rows)):
-            frame = _frame(chunk, plan)
-            del chunk
+        frames = prefetched(_frame(chunk, plan) for chunk in chunks(db.batches(read), chunk_rows))
+        for number, frame in enumerate(frames):
             result.rows_read += frame.height
             bar.update(frame.height)
             fresh = _leave_out_landed(frame, landed, plan) if mark else frame

@@ -103,8 +103,8 @@ def test_cursor_values_are_typed_literals_not_parameters() -> None:
     assert (
         adbc_sql(read) == 'SELECT "id", "updated_at" FROM "erp"."Orders" WHERE "updated_at" >= 5 ORDER BY "updated_at"'
     )
-    assert adbc_sql(Read(Relation(query="select 1 as id"), ["id"])) == (
-        'SELECT "id" FROM (select 1 as id) AS shoplake_source'
+    assert adbc_sql(Read(Relation(query="select 1 as id"), ["id", "p"], casts={"p": "float8"})) == (
+        'SELECT "id", "p"::float8 AS "p" FROM (select 1 as id) AS shoplake_source'
     )
 
 
@@ -129,16 +129,18 @@ tables:
         CONTRACTS,
     )
     spec = config.tables[0]
-    db = ["ord_no", "Customer_ID", "order_date", "ORDER_AMOUNT", "status", "order_channel", "lastchange", "notes"]
+    db = {"ord_no": "int8", "Customer_ID": "int8", "order_date": "date", "ORDER_AMOUNT": "numeric", "status": "text",
+          "order_channel": "text", "lastchange": "timestamptz", "notes": "text"}  # fmt: skip
     with pytest.raises(ShopLakeError, match="no database column 'LastChange'"):
-        plan_columns("shop", spec, CONTRACTS["orders"], [c for c in db if c != "lastchange"])
+        plan_columns("shop", spec, CONTRACTS["orders"], {c: t for c, t in db.items() if c != "lastchange"})
     plan = plan_columns("shop", spec, CONTRACTS["orders"], db)
     assert plan.rename == {"ord_no": "ORDER_ID", "Customer_ID": "CUSTOMER_ID", "order_date": "ORDER_DATE",
                            "ORDER_AMOUNT": "ORDER_AMOUNT", "status": "STATUS"}  # fmt: skip
     assert plan.select == ["ord_no", "Customer_ID", "order_date", "ORDER_AMOUNT", "status", "lastchange"]
     assert (plan.cursor, plan.cursor_field, plan.keys) == ("lastchange", "lastchange", ["ORDER_ID"])
+    assert plan.casts == {"ORDER_AMOUNT": "float8"}  # numeric feeding a double: converted by the server
     with pytest.raises(ShopLakeError, match=r"required contract column\(s\) order_amount \(source ORDER_AMOUNT\)"):
-        plan_columns("shop", spec, CONTRACTS["orders"], [c for c in db if c != "ORDER_AMOUNT"])
+        plan_columns("shop", spec, CONTRACTS["orders"], {c: t for c, t in db.items() if c != "ORDER_AMOUNT"})
 
 
 def test_extract_erp_is_deployed_only_with_a_configured_source(tmp_path: Path, monkeypatch) -> None:
