@@ -115,7 +115,10 @@ class ExtractReport:
         return lines
 
     def print(self, console: Console | None = None) -> None:
-        console = console or Console(highlight=False)
+        if console is None:
+            console = Console(highlight=False)
+            if not console.is_terminal:  # a pipe or a log: no terminal width to fit, keep the marks whole
+                console = Console(highlight=False, width=140)
         if self.tables:
             console.print(self.table())
         for line in self.details():
@@ -282,27 +285,28 @@ def _extract_table(
     # Without a mark, every row is read: into a new epoch committed at the end, in whatever order the
     # database streams them (no sort), and a crash simply leaves nothing to resume from.
     replacing = full_refresh or spec.cursor is None or mark is None
-    mode = (
-        ExtractMode.FULL_REFRESH
-        if full_refresh or spec.cursor is None
-        else ExtractMode.INCREMENTAL
-        if mark
-        else ExtractMode.FIRST
-    )
+    if full_refresh or spec.cursor is None:
+        mode = ExtractMode.FULL_REFRESH
+    else:
+        mode = ExtractMode.INCREMENTAL if mark else ExtractMode.FIRST
     result = TableExtract(config.source, contract.table, spec.what, mode,
                           high_water_before=mark.value if mark else None)  # fmt: skip
     lower = mark.lower_bound(spec.cursor) if mark and spec.cursor else None
     landed = already_landed(lake, mark, plan.keys, lower) if mark else pl.DataFrame()
     read = Read(relation, plan.select, cursor=plan.cursor, lower=lower, ordered=not replacing, casts=plan.casts)
-    base = {"source": config.source, "cursor": plan.cursor, "run": stamp, "full_refresh": replacing}
+    base = {"source": config.source, "cursor": plan.cursor, "run": stamp, "mode": str(mode)}
     kind: str | None = mark.kind if mark else None
     top = mark.value if mark else None
     bar = tqdm(desc=f"{config.source}.{contract.table}", unit=" rows", disable=None if progress else True, leave=False)
-    with landing_frames(
-        settings, contract.table, command=f"shoplake extract {config.source}.{contract.table}",
-        replace=(lambda r: r.extract.get("source") == config.source) if replacing else None,
-    ) as landing:  # fmt: skip
-        frames = prefetched(_frame(chunk, plan) for chunk in chunks(db.batches(read), chunk_rows))
+    with (
+        landing_frames(
+            settings,
+            contract.table,
+            command=f"shoplake extract {config.source}.{contract.table}",
+            replace=(lambda r: r.extract.get("source") == config.source) if replacing else None,
+        ) as landing,
+        contextlib.closing(prefetched(_frame(chunk, plan) for chunk in chunks(db.batches(read), chunk_rows))) as frames,
+    ):
         for number, frame in enumerate(frames):
             result.rows_read += frame.height
             bar.update(frame.height)
@@ -326,6 +330,8 @@ def _extract_table(
                 result.rows_quarantined += landed_file.rows_quarantined
                 for reason, n in landed_file.reasons.items():
                     result.reasons[reason] = result.reasons.get(reason, 0) + n
+            elif landed_file.status == FileStatus.SKIPPED:  # the very same rows were committed before
+                result.rows_unchanged += fresh.height
             elif landed_file.status.is_failure:  # cannot happen for a frame; never pass it silently
                 raise ShopLakeError(f"source {config.source}, {contract.table}: {landed_file.error}")
     bar.close()
