@@ -159,3 +159,37 @@ def test_extract_erp_is_deployed_only_with_a_configured_source(tmp_path: Path, m
     assert flows == ["ingest_batch", "extract_erp"]
     off = build_deployments(Settings.from_env({"SHOPLAKE_LAKE_DIR": str(tmp_path), "SHOPLAKE_EXTRACT_CRON": "off"}))
     assert next(d for d in off.deployments if d.name == "extract-erp").schedules == []
+
+
+def test_prefetched_keeps_order_passes_errors_and_closes_its_source() -> None:
+    from pipelines.extract.run import prefetched
+
+    assert list(prefetched(iter(range(50)))) == list(range(50))
+    closed = []
+
+    def source():
+        try:
+            yield 1
+            yield 2
+            raise ShopLakeError("source erp: the connection broke")
+        finally:
+            closed.append(True)
+
+    got = []
+    with pytest.raises(ShopLakeError, match="connection broke"):
+        got.extend(prefetched(source()))
+    assert got == [1, 2] and closed == [True]
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield n
+        finally:
+            closed.append("endless")
+
+    items = prefetched(endless())
+    assert next(items) == 1
+    items.close()  # the consumer stops early (an error while landing): the reader thread stops and closes
+    assert closed[-1] == "endless"
