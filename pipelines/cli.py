@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         "extract", _cmd_extract,
         "Read the tables of configured databases (ERP) into the lake: contract checks, quarantine, ledger.",
     )  # fmt: skip
-    p.add_argument("--source", default=None, help="only this source (a YAML file under contracts/sources/)")
+    p.add_argument("--source", default=None, help="only this source (a YAML file under sources/ beside the contracts)")
     p.add_argument("--table", action="append", help="only this table, by contract name (repeatable)")
     p.add_argument(
         "--full-refresh", action="store_true",

@@ -1,4 +1,4 @@
-"""Database sources, declared in YAML beside the contracts: `<contracts>/sources/<name>.yml`.
+"""Database sources, declared in YAML beside the contracts: `<SHOPLAKE_CONTRACTS_DIR>/sources/<name>.yml`.
 
 A source names the environment variable that holds its connection URL (never the URL: it carries
 the password) and, per table, what to read (a table or a query), the contract the rows feed, and
@@ -17,10 +17,18 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..batch.contract import CONTRACTS_DIR, Contract
+from ..batch.contract import CONTRACTS_DIR, Contract, contracts_dir
 from ..errors import ShopLakeError
+from ..settings import Settings
 
-SOURCES_DIR = CONTRACTS_DIR / "sources"
+SOURCES_DIR = CONTRACTS_DIR / "sources"  # the shipped sources (beside the shipped contracts)
+
+
+def sources_dir(settings: Settings) -> Path:
+    """Where the sources of `settings`' contracts folder live: its `sources/` subfolder."""
+    return contracts_dir(settings) / "sources"
+
+
 DEFAULT_LOOKBACK = "10 minutes"
 _UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
@@ -163,9 +171,8 @@ def parse_source(raw: Any, path: Path, contracts: dict[str, Contract]) -> Source
     return config
 
 
-def load_sources(contracts: dict[str, Contract], directory: Path | None = None) -> dict[str, SourceConfig]:
-    """Every source declared in `directory` (default `<contracts>/sources`), by name."""
-    directory = SOURCES_DIR if directory is None else directory
+def load_sources(contracts: dict[str, Contract], directory: Path) -> dict[str, SourceConfig]:
+    """Every source declared in `directory` (`sources_dir(settings)`), by name."""
     sources: dict[str, SourceConfig] = {}
     for path in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
         try:

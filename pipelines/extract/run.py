@@ -38,12 +38,12 @@ from rich.table import Table as RichTable
 from tqdm import tqdm
 
 from .. import locks
-from ..batch.contract import Contract, load_contracts
+from ..batch.contract import Contract, contracts_for
 from ..batch.ingest import FileStatus, landing_frames
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
-from .config import SOURCES_DIR, SourceConfig, Table, load_sources
+from .config import SourceConfig, Table, load_sources, sources_dir
 from .cursor import HighWater, already_landed, chunk_info, cursor_kind, encode, high_water
 from .reader import Read, Relation, Source
 
@@ -332,8 +332,12 @@ def _extract_table(
                     result.reasons[reason] = result.reasons.get(reason, 0) + n
             elif landed_file.status == FileStatus.SKIPPED:  # the very same rows were committed before
                 result.rows_unchanged += fresh.height
-            elif landed_file.status.is_failure:  # cannot happen for a frame; never pass it silently
-                raise ShopLakeError(f"source {config.source}, {contract.table}: {landed_file.error}")
+            elif landed_file.status.is_failure:  # e.g. most rows broke the contract: the contract is likely wrong
+                reasons = ", ".join(f"{r} {n:,}" for r, n in sorted(landed_file.reasons.items()))
+                error = (landed_file.error or "failed").replace("run ingest again", "extract again")
+                raise ShopLakeError(
+                    f"source {config.source}, {contract.table}: {error} ({reasons}); the high-water mark stays"
+                )
     bar.close()
     result.high_water_after = encode(top, kind) if kind and top is not None else None
     if replacing and spec.cursor is None:
@@ -350,7 +354,7 @@ def configured_sources(
 ) -> dict[str, SourceConfig]:
     """Sources declared in YAML whose URL variable is set: the ones an extract (and its deployment) can read."""
     env = os.environ if env is None else env
-    sources = load_sources(load_contracts() if contracts is None else contracts)
+    sources = load_sources(contracts_for(settings) if contracts is None else contracts, sources_dir(settings))
     return {name: s for name, s in sources.items() if env.get(s.url_env, "").strip()}
 
 
@@ -370,10 +374,12 @@ def extract(
     Holds the ingest lock while it lands; an unreachable or refusing database raises one line.
     """
     env = os.environ if env is None else env
-    contracts = load_contracts()
-    declared = load_sources(contracts)
+    contracts = contracts_for(settings)
+    declared = load_sources(contracts, sources_dir(settings))
     if not declared:
-        raise ShopLakeError(f"no database source is declared (add a YAML file under {SOURCES_DIR}; see docs/erp.md)")
+        raise ShopLakeError(
+            f"no database source is declared (add a YAML file under {sources_dir(settings)}; see docs/erp.md)"
+        )
     if source is not None and source not in declared:
         raise ShopLakeError(f"no source {source!r} (declared: {', '.join(declared)})")
     chosen = [declared[source]] if source else list(declared.values())

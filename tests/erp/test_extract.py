@@ -212,16 +212,27 @@ def test_kill_9_during_an_extract_then_rerun_loses_and_doubles_nothing(erp_setti
 
 
 def test_a_bad_row_in_the_database_is_quarantined_like_a_csv_row(
-    erp_settings: Settings, erp_db: ErpDb, tmp_path: Path
+    erp_settings: Settings, erp_db: ErpDb, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     from pipelines.batch.ingest import ingest_all
 
     extract(erp_settings, progress=False)
-    erp_db.execute(
+    bad = (
         "insert into orders (order_id, customer_id, order_date, order_amount, status, channel) values "
         "(900001, 3, date '2026-11-02', -5.00, 'completed', 'web'), "
-        "(900002, 3, date '2026-11-02', 12.50, 'lost', 'web'), "
-        "(900003, 3, date '2026-11-02', 7.25, 'shipped', null)"
+        "(900002, 3, date '2026-11-02', 12.50, 'lost', 'web')"
+    )
+    erp_db.execute(bad)
+    # Only bad rows changed: more than max_quarantine_share (0.5) of what was read breaks the contract,
+    # which says the contract is wrong rather than the rows: one line, nothing lands, the mark stays.
+    assert main(["extract", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "source erp, orders: 2 of 2 rows (100%) broke the contract" in err, err
+    assert "out_of_range:order_amount 1" in err and "extract again" in err
+    erp_db.execute(
+        "insert into orders (order_id, customer_id, order_date, order_amount, status, channel) values "
+        "(900003, 3, date '2026-11-02', 7.25, 'shipped', null)",
+        "update orders set status = 'returned' where order_id in (1, 2)",
     )
     report = extract(erp_settings, progress=False)
     lake = Lake(erp_settings.lake_dir)
@@ -234,6 +245,7 @@ def test_a_bad_row_in_the_database_is_quarantined_like_a_csv_row(
     assert all(name.startswith("erp.orders@") for name in quarantined["_source_file"])
     landed = _rows(lake, "orders").filter(pl.col("order_id") >= 900001)
     assert landed.select("order_id", "sales_channel").rows() == [(900003, "unknown")]  # imputed, as from a CSV
+    assert _keys(lake, "orders").count(900001) == 1  # the failed extract landed nothing
     orders = next(t for t in report.tables if t.table == "orders")
     assert orders.reasons == {"out_of_range:order_amount": 1, "not_allowed:order_status": 1}
 

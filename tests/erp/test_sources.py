@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines.batch.contract import CONTRACTS_DIR, load_contracts
+from pipelines.batch.contract import CONTRACTS_DIR
 from pipelines.batch.ingest import ingest_all, reprocess
 from pipelines.batch.ledger import current_epoch
 from pipelines.cli import main
@@ -24,22 +24,18 @@ from .test_extract import KEYS, _db_keys, _keys, _rows
 pytestmark = pytest.mark.erp_db
 
 
-def _use_sources(monkeypatch: pytest.MonkeyPatch, directory: Path, **sources: dict) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, raw in sources.items():
-        (directory / f"{name}.yml").write_text(yaml.safe_dump(raw))
-    monkeypatch.setattr("pipelines.extract.config.SOURCES_DIR", directory)
-
-
-def _use_contracts(monkeypatch: pytest.MonkeyPatch, directory: Path, changes: dict[str, dict]) -> None:
-    """The shipped contracts with some keys replaced, for ingest, extract and dbt's vars in this process."""
-    directory.mkdir(parents=True, exist_ok=True)
+def _use_contracts_dir(
+    monkeypatch: pytest.MonkeyPatch, directory: Path, changes: dict[str, dict] | None = None, **sources: dict
+) -> None:
+    """SHOPLAKE_CONTRACTS_DIR = a copy of the shipped contracts (some keys replaced) with these sources beside them."""
+    (directory / "sources").mkdir(parents=True, exist_ok=True)
     for path in CONTRACTS_DIR.glob("*.yml"):
         raw = yaml.safe_load(path.read_text())
-        raw.update(changes.get(raw["table"], {}))
+        raw.update((changes or {}).get(raw["table"], {}))
         (directory / path.name).write_text(yaml.safe_dump(raw))
-    for module in ("pipelines.batch.ingest", "pipelines.warehouse.dbt", "pipelines.extract.run"):
-        monkeypatch.setattr(f"{module}.load_contracts", lambda d=directory: load_contracts(d))
+    for name, raw in sources.items():
+        (directory / "sources" / f"{name}.yml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("SHOPLAKE_CONTRACTS_DIR", str(directory))
 
 
 def test_a_sqlalchemy_url_and_a_query_land_what_adbc_lands(
@@ -48,7 +44,7 @@ def test_a_sqlalchemy_url_and_a_query_land_what_adbc_lands(
     """`postgresql+psycopg://` takes the generic path (server-side cursor, bound cursor parameter)."""
     extract(erp_settings, tables=["orders"], progress=False)
     reference = _rows(Lake(erp_settings.lake_dir), "orders").drop("_source_file", "_ingested_at", "_source_line")
-    _use_sources(monkeypatch, tmp_path / "sources", shop={
+    _use_contracts_dir(monkeypatch, tmp_path / "contracts", shop={
         "url_env": "SHOP_DB_URL",
         "tables": [{
             "contract": "orders",
@@ -105,10 +101,9 @@ def test_a_soft_delete_in_the_database_drops_the_key_in_staging(
     orders = yaml.safe_load((CONTRACTS_DIR / "orders.yml").read_text())
     orders["columns"].append({"name": "deleted_at", "source": "DELETED_AT", "type": "timestamp"})
     orders["deleted_column"] = "deleted_at"
-    _use_contracts(monkeypatch, tmp_path / "contracts", {"orders": orders})
     source = yaml.safe_load((CONTRACTS_DIR / "sources" / "erp.yml").read_text())
     next(t for t in source["tables"] if t["contract"] == "orders")["soft_delete"] = "deleted_at"
-    _use_sources(monkeypatch, tmp_path / "sources", erp=source)
+    _use_contracts_dir(monkeypatch, tmp_path / "contracts", {"orders": orders}, erp=source)
     extract(erp_settings, progress=False)
     deleted, kept = _db_keys(erp_db, "orders", "customer_id is not null")[:2]
     erp_db.execute(f"update orders set deleted_at = now() where order_id = {deleted}")
