@@ -14,6 +14,7 @@ are ingested in order of modification time (then name) within a table, and each 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import time
 from collections import deque
@@ -25,11 +26,11 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
-from .. import locks
+from .. import locks, storage
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
-from ..storage import publish_file, temp_path, write_parquet_atomic
+from ..storage import LakePath, parquet_bytes, write_parquet_atomic
 from .commit import new_attempt_id, output_stem, recover
 from .contract import Contract, load_contracts
 from .ledger import (
@@ -57,7 +58,8 @@ class _Export:
     """One export as the reader thread prepared it: hashed and, unless already ingested, parsed."""
 
     contract: Contract
-    path: Path
+    path: LakePath
+    local: Path  # the file's bytes on local disk: `path` itself, or a download of it (object store)
     facts: ExportFacts
     source_name: str  # what the rows' `_source_file` says
     extract: bool = False  # a frame landed through the API (Parquet), not a CSV export
@@ -71,7 +73,8 @@ class _Export:
 
     def parse(self) -> _Export:
         try:
-            self.parsed = read_extract(self.path) if self.extract else read_export(self.path, self.contract, self.facts)
+            local = self.local
+            self.parsed = read_extract(local) if self.extract else read_export(local, self.contract, self.facts)
         except FileRejected as exc:
             self.rejected = exc
         return self
@@ -82,10 +85,26 @@ def batch_tables(lake: Lake, contracts: dict[str, Contract]) -> list[str]:
     return sorted({*contracts, *lake.ledger_tables()})
 
 
-def _landing_exports(lake: Lake, contract: Contract) -> list[Path]:
-    """A table's exports, oldest modification first (then by name): later files win between equal keys."""
-    paths = [p for p in lake.landing_dir(contract.table).glob(contract.file_pattern) if p.is_file()]
-    return sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name))
+def _landing_exports(lake: Lake, contract: Contract) -> list[LakePath]:
+    """A table's exports, oldest modification first (then by name): later files win between equal keys.
+
+    On an object store the modification time is the object's last-modified time (when its upload
+    completed), to the second on S3: exports uploaded within the same second are ordered by name.
+    """
+    files = [f for f in storage.list_files(lake.landing_dir(contract.table))
+             if fnmatch.fnmatchcase(f.path.name, contract.file_pattern)]  # fmt: skip
+    return [f.path for f in sorted(files, key=lambda f: (f.mtime, f.path.name))]
+
+
+def _download_dir(lake: Lake) -> Path:
+    """Local copies of landed files on an object store, read while they are ingested (removed after)."""
+    return lake.state_dir / "landing-cache"
+
+
+def _prepare(lake: Lake, path: LakePath) -> tuple[Path, ExportFacts]:
+    """The landed file on local disk (downloaded once from an object store) and its hash."""
+    local = storage.fetch(path, _download_dir(lake))
+    return local, hash_export(local)
 
 
 class _Run:
@@ -138,7 +157,7 @@ class _Run:
         imputed = checked.imputed
         del checked  # the write job below must not keep the validated frames alive until it runs
         bar.total += len(raw_files)
-        source_path = lake.rel(path) if path.is_relative_to(lake.root) else str(path)
+        source_path = lake.rel(path) if path.is_relative_to(lake.data_root) else str(path)
 
         def write() -> None:
             outputs = []
@@ -180,7 +199,7 @@ class _Run:
         self.writer.close()
 
 
-def _split_raw(lake: Lake, contract: Contract, good: pl.DataFrame, stem: str) -> list[tuple[Path, pl.DataFrame]]:
+def _split_raw(lake: Lake, contract: Contract, good: pl.DataFrame, stem: str) -> list[tuple[LakePath, pl.DataFrame]]:
     """The raw file(s) of one export: one, or one per hive partition value (in order of appearance)."""
     part = contract.partition_by
     if part is None:
@@ -198,7 +217,7 @@ class _Source:
     """A landed file to ingest, and how (a reprocess pins its hash and its original ingestion time)."""
 
     contract: Contract
-    path: Path
+    path: LakePath
     name: str
     extract: bool = False
     expected_sha: str | None = None
@@ -218,20 +237,23 @@ def _run_exports(
     lake = run.lake
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoplake-sha256")
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoplake-reader")
+    if lake.is_remote:
+        storage.delete_tree(_download_dir(lake))  # copies a killed ingest left (we hold the ingest lock)
 
     def recorded(export: _Export) -> bool:
         table = export.contract.table
         return not reprocess and read_ledger_record(lake, table, export.sha, epoch_of(table)) is not None
 
-    def load(source: _Source, facts: Future[ExportFacts]) -> _Export:
-        export = _Export(source.contract, source.path, facts.result(), source.name, source.extract)
+    def load(source: _Source, prepared: Future[tuple[Path, ExportFacts]]) -> _Export:
+        local, facts = prepared.result()
+        export = _Export(source.contract, source.path, local, facts, source.name, source.extract)
         if source.expected_sha and export.sha != source.expected_sha:
             export.rejected = FileRejected("the landed file changed since it was ingested (SHA-256 differs)")
             return export
         return export if recorded(export) else export.parse()  # a recorded one is not parsed, but skipped
 
     try:
-        hashes = [hasher.submit(hash_export, source.path) for source in sources]
+        hashes = [hasher.submit(_prepare, lake, source.path) for source in sources]
         loads = list(zip(sources, hashes, strict=True))
         ahead = deque(reader.submit(load, *args) for args in loads[: READ_AHEAD + 1])
         for i, source in enumerate(sources):
@@ -240,23 +262,28 @@ def _run_exports(
                 ahead.append(reader.submit(load, *loads[i + READ_AHEAD + 1]))
             table, path = source.contract.table, source.path
             run.writer.wait(table, export.sha)  # an identical file may still be landing
-            if export.rejected is None and recorded(export):
-                report.files.append(FileResult(table=table, path=path, status=FileStatus.SKIPPED))
-                continue
-            if export.parsed is None and export.rejected is None:  # its record was there when read ahead
-                export.parse()
-            if export.rejected is not None:
-                report.files.append(
-                    FileResult(table=table, path=path, status=FileStatus.REJECTED, error=str(export.rejected))
-                )
-                continue
-            ingested_at = source.ingested_at or run.next_ingested_at()
-            report.files.append(run.land(export, epoch=epoch_of(table), ingested_at=ingested_at))
+            try:
+                if export.rejected is None and recorded(export):
+                    report.files.append(FileResult(table=table, path=path, status=FileStatus.SKIPPED))
+                    continue
+                if export.parsed is None and export.rejected is None:  # its record was there when read ahead
+                    export.parse()
+                if export.rejected is not None:
+                    report.files.append(
+                        FileResult(table=table, path=path, status=FileStatus.REJECTED, error=str(export.rejected))
+                    )
+                    continue
+                ingested_at = source.ingested_at or run.next_ingested_at()
+                report.files.append(run.land(export, epoch=epoch_of(table), ingested_at=ingested_at))
+            finally:
+                storage.discard_fetched(export.local, path)  # parsed (or skipped): the download is done with
         run.writer.wait()
     finally:
         run.close()
         reader.shutdown(cancel_futures=True)
         hasher.shutdown(cancel_futures=True)
+        if lake.is_remote:
+            storage.delete_tree(_download_dir(lake))
 
 
 # -- public entry points -----------------------------------------------------------------------
@@ -270,7 +297,7 @@ def ingest_all(
     Holds the ingest lock (waiting for it unless `wait` is False), and first removes what an
     interrupted ingest left behind.
     """
-    lake, contracts = Lake(settings.lake_dir).ensure(), load_contracts()
+    lake, contracts = Lake.of(settings).ensure(), load_contracts()
     unknown = sorted(set(tables or ()) - set(contracts))
     if unknown:
         raise ShopLakeError(f"no contract for table(s) {', '.join(unknown)} (known: {', '.join(contracts)})")
@@ -306,7 +333,7 @@ def land_frame(
     `--reprocess` can rebuild from it and landing the same rows twice is skipped. `source_name`
     (e.g. `erp.orders@2025-06-01T02:00`) is what the rows' `_source_file` says.
     """
-    lake, contracts = Lake(settings.lake_dir).ensure(), load_contracts()
+    lake, contracts = Lake.of(settings).ensure(), load_contracts()
     if table not in contracts:
         raise ShopLakeError(f"no contract for table {table!r} (known: {', '.join(contracts)})")
     with locks.hold(lake, locks.INGEST, command=f"land_frame {table}", wait=wait):
@@ -319,19 +346,12 @@ def land_frame(
     return report.files[0]
 
 
-def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str) -> Path:
+def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str) -> LakePath:
     """Write the frame once under landing/<table>/_extracts/, named by its content hash."""
-    directory = lake.extracts_dir(table)
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(directory / f"{_safe(source_name)}.parquet")
-    try:
-        frame.write_parquet(tmp, compression="snappy", statistics=True)
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        path = directory / f"{_safe(source_name)}-{digest[:12]}.parquet"
-        if not path.exists():  # the same rows landed before: keep the first copy
-            publish_file(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    data = parquet_bytes(frame)
+    digest = hashlib.sha256(data).hexdigest()
+    path = lake.extracts_dir(table) / f"{_safe(source_name)}-{digest[:12]}.parquet"
+    storage.create_bytes(path, data)  # False: the same rows landed before, and the first copy is kept
     return path
 
 
@@ -348,7 +368,7 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
     pointer, written last, switches readers from the old set to the new one in one step. Nothing
     changes if a landed file is missing or altered, or if one is now rejected.
     """
-    lake, contracts = Lake(settings.lake_dir).ensure(), load_contracts()
+    lake, contracts = Lake.of(settings).ensure(), load_contracts()
     if table not in contracts:
         raise ShopLakeError(f"no contract for table {table!r} (known: {', '.join(contracts)})")
     with locks.hold(lake, locks.INGEST, command=f"shoplake ingest --reprocess {table}", wait=wait):
@@ -358,7 +378,7 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
         if not records:
             raise ShopLakeError(f"cannot reprocess {table}: its ledger lists no ingested files")
         paths = [_landed_path(lake, r) for r in records]
-        missing = [f"{p} ({r.source_file})" for r, p in zip(records, paths, strict=True) if not p.is_file()]
+        missing = [f"{p} ({r.source_file})" for r, p in zip(records, paths, strict=True) if not storage.exists(p)]
         if missing:
             shown = ", ".join(missing[:3]) + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else "")
             raise ShopLakeError(f"cannot reprocess {table}: landed file(s) missing: {shown}; nothing was changed")
@@ -379,7 +399,7 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
     return report
 
 
-def _landed_path(lake: Lake, record: LedgerRecord) -> Path:
+def _landed_path(lake: Lake, record: LedgerRecord) -> LakePath:
     """The landed file a record names (records from before `source_path` name it by landing folder)."""
     if record.source_path:
         return lake.path(record.source_path)

@@ -264,7 +264,7 @@ def run_quality(
     publish: bool = True,
 ) -> QualityReport:
     """Run all checks, add them to dq_results, raise alerts; then publish the results tables (`publish`)."""
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     checked_at = dt.datetime.now(dt.timezone.utc)
     report = QualityReport(run_id=new_run_id(checked_at), checked_at=checked_at.replace(tzinfo=None))
     report.results += dbt_checks(settings)

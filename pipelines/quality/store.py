@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from .. import storage
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..results import ALERT_LOG, DQ_RESULTS, SALES_FORECAST, result_files
@@ -33,12 +34,12 @@ def publish_quality_tables(settings: Settings, *, target: str | None = None) -> 
         return None
     from ..warehouse.serving import publish_snapshot, release_dbt_duckdb
 
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     if not lake.warehouse_path.exists():
         raise ShopLakeError(f"no warehouse at {lake.warehouse_path}; run `shoplake transform` first")
     release_dbt_duckdb()
     try:
-        con = duckdb.connect(str(lake.warehouse_path))
+        con = storage.connect_duckdb(lake.uri, str(lake.warehouse_path))
     except duckdb.IOException as exc:
         raise ShopLakeError(f"the warehouse is busy (another writer holds it): {exc}") from exc
     try:

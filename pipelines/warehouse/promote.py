@@ -541,7 +541,7 @@ def promote(
     from snowflake.connector import errors as sf_errors
 
     started = time.monotonic()
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     resolved: Target = resolve_target(settings, target)
     report = PromotionReport(target=target)
     names = [t for t in catalog.tables(lake) if not tables or t in tables]

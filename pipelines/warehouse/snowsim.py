@@ -41,15 +41,15 @@ def running_port(lake: Lake) -> int:
 
 def start(settings: Settings) -> ServiceState:
     """Start fakesnow on loopback (idempotent: an already running server is returned as is)."""
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     state, _ = services.start(lake, _spec(lake), port=settings.snowsim_port)
     return state
 
 
 def stop(settings: Settings) -> bool:
     """Stop the recorded server (never another process); False when none was running."""
-    return services.stop(Lake(settings.lake_dir), NAME) is not None
+    return services.stop(Lake.of(settings), NAME) is not None
 
 
 def status(settings: Settings) -> ServiceStatus:
-    return services.status(Lake(settings.lake_dir), NAME)
+    return services.status(Lake.of(settings), NAME)
