@@ -21,10 +21,17 @@ __all__ = ["HOST", "free_port", "running_port", "start", "status", "stop"]
 NAME = "snowsim"
 
 
+def _command(lake: Lake, port: int) -> list[str]:
+    """fakesnow's own server; for a lake on an object store, the launcher that lets it read the bucket."""
+    if lake.uri:
+        return [sys.executable, "-m", "pipelines.warehouse.snowsim_s3", HOST, str(port), lake.uri]
+    return [sys.executable, "-m", "fakesnow", "-s", "--host", HOST, "-p", str(port)]
+
+
 def _spec(lake: Lake) -> ServiceSpec:
     return ServiceSpec(
         NAME,
-        lambda port: [sys.executable, "-m", "fakesnow", "-s", "--host", HOST, "-p", str(port)],
+        lambda port: _command(lake, port),
         start_timeout_s=30.0,
         cwd=lake.state_dir,
         port_setting="SHOPLAKE_SNOWSIM_PORT",
