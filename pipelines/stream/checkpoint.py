@@ -20,8 +20,11 @@ The checkpoint is replaced with a conditional write (`storage.replace_json`): if
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ from ..errors import ShopLakeError
 from ..lake import Lake, StreamFileId
 from ..storage import LakePath
 
+WRITER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 RETIRED_GRACE_S = 300.0  # files compaction replaced stay this long after the checkpoint retired them
 
 
@@ -61,6 +65,10 @@ class Checkpoint:
 
     def payload(self) -> dict[str, Any]:
         return {
+            # Who wrote it, when: every write differs, so an object store's ETag (a hash of the
+            # content) changes with each one and the conditional replace catches any other writer.
+            "written_by": WRITER_ID,
+            "written_at": time.time(),
             "topic": self.topic,
             "next_offsets": {str(p): o for p, o in sorted(self.next_offsets.items())},
             "compaction": {

@@ -23,6 +23,7 @@ def main(argv: list[str]) -> int:
     host, port, uri = argv[0], int(argv[1]), argv[2]
     import fakesnow
 
+    serve = fakesnow.server  # the function: importing the submodule below shadows the name
     server_module = importlib.import_module("fakesnow.server")
     shared = getattr(server_module, "shared_fs", None)
     if shared is None or not hasattr(shared, "duck_conn"):
@@ -32,7 +33,7 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with fakesnow.server(port=port, host=host):
+    with serve(port=port, host=host):
         print(f"snowsim: serving on {host}:{port}, reading {uri}", flush=True)
         stop.wait()
     return 0
