@@ -124,4 +124,3 @@ def _merge_files(paths: list[LakePath], out: Path) -> None:
         pq.write_table(table, out, compression="snappy")
         return
     storage.scan_parquet(paths).sink_parquet(out, compression="snappy", maintain_order=True)
-

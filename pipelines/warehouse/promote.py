@@ -35,7 +35,6 @@ import datetime as dt
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -45,8 +44,8 @@ from ..console import number, render, table
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
-from ..storage import LakePath
 from ..status import Status
+from ..storage import LakePath
 from .snowflake import RAW_SCHEMA, Target, connect, quote, resolve_target
 
 STAGE = "SHOPLAKE_LAKE"  # internal stage in RAW, referenced unqualified after `use schema RAW`
@@ -361,7 +360,13 @@ def copy_external(
 
 
 def copy_files(
-    cur, table: str, rels: list[str], *, into: str | None = None, folder: str | None = None, force: bool = False,
+    cur,
+    table: str,
+    rels: list[str],
+    *,
+    into: str | None = None,
+    folder: str | None = None,
+    force: bool = False,
     external: bool = False,
 ) -> dict[str, tuple[str, int]]:
     """COPY the table's stage folder into RAW.<table>; returns stage path -> (status, rows loaded).
@@ -418,7 +423,12 @@ def ensure_scratch(cur, table: str) -> None:
 
 
 def load_table(
-    cur, table: str, rels: list[str], *, key: tuple[str, ...] | None = None, folder: str | None = None,
+    cur,
+    table: str,
+    rels: list[str],
+    *,
+    key: tuple[str, ...] | None = None,
+    folder: str | None = None,
     external: bool = False,
 ) -> tuple[dict[str, tuple[str, int]], int | None]:
     """COPY and record in the manifest atomically: one transaction per table.

@@ -84,7 +84,9 @@ def test_kill_9_of_the_writer_on_s3_loses_and_doubles_nothing(case: S3StreamCase
     # Every stream object in the bucket is committed or retired by compaction (kept for the grace period).
     cp = checkpoints.load_checkpoint(case.lake, CLICKSTREAM_TABLE, case.topic)
     listed = {f.rel for f in checkpoints.list_stream_files(case.lake, CLICKSTREAM_TABLE)}
-    committed = {str(p).split(f"/raw/{CLICKSTREAM_TABLE}/", 1)[1] for p in committed_files(case.lake, CLICKSTREAM_TABLE)}
+    committed = {
+        str(p).split(f"/raw/{CLICKSTREAM_TABLE}/", 1)[1] for p in committed_files(case.lake, CLICKSTREAM_TABLE)
+    }
     assert listed == committed | (cp.retired_files & listed)
 
 
@@ -116,7 +118,9 @@ def test_compaction_on_s3_never_shows_a_reader_an_event_twice_or_loses_one(case:
     # Past the grace period the retired files are deleted and forgotten; readers see the same rows.
     cp = checkpoints.load_checkpoint(case.lake, CLICKSTREAM_TABLE, case.topic)
     retired = {str(case.lake.raw_dir(CLICKSTREAM_TABLE) / f) for f in cp.retired_files}
-    assert retired and retired <= {str(f.path) for f in storage.list_files(case.lake.raw_dir(CLICKSTREAM_TABLE), recursive=True)}
+    assert retired and retired <= {
+        str(f.path) for f in storage.list_files(case.lake.raw_dir(CLICKSTREAM_TABLE), recursive=True)
+    }
     assert checkpoints.expire_retired(case.lake, CLICKSTREAM_TABLE, cp, now=time.time() + checkpoints.RETIRED_GRACE_S)
     checkpoints.save_checkpoint(case.lake, CLICKSTREAM_TABLE, cp)
     left = {str(f.path) for f in storage.list_files(case.lake.raw_dir(CLICKSTREAM_TABLE), recursive=True)}
@@ -129,7 +133,9 @@ def test_a_merge_its_checkpoint_never_counted_is_invisible_and_removed(case: S3S
     from pipelines.stream.compaction import compact_partition
 
     produced = case.produce(events=3_000)
-    run_stream(case.lake, case.config(flush_events=300, flush_seconds=0.05, backlog_commit_seconds=0), "until-caught-up")
+    run_stream(
+        case.lake, case.config(flush_events=300, flush_seconds=0.05, backlog_commit_seconds=0), "until-caught-up"
+    )
     assert case.counts() == (produced.events, produced.events)
     cp = checkpoints.load_checkpoint(case.lake, CLICKSTREAM_TABLE, case.topic)
     merged = sum(compact_partition(case.lake, d, cp) for d in case.lake.stream_partition_dirs(CLICKSTREAM_TABLE))

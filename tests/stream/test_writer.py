@@ -13,9 +13,9 @@ import time
 import duckdb
 import pyarrow as pa
 
+from pipelines.catalog import committed_files
 from pipelines.lake import CLICKSTREAM_TABLE
 from pipelines.settings import Settings
-from pipelines.catalog import committed_files
 from pipelines.stream.checkpoint import load_checkpoint, read_checkpoint
 from pipelines.stream.compaction import stream_files
 from pipelines.stream.config import StopReason
