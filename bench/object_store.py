@@ -7,13 +7,17 @@ are S3 / local. moto keeps objects in memory and answers on loopback, so the rat
 the object-store code paths (requests, no rename, ranged reads through Python), not network latency.
 Last stdout line: JSON.
 
-    python bench/object_store.py [--scale 0.2] [--events 200000]
+    python bench/object_store.py [--scale 0.2] [--events 200000] [--rounds 2]
+
+With several rounds the order alternates (local first, then S3 first, ...) and each figure is the
+median over the rounds, so load that drifts during the run hits both sides alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -74,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=0.2)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
     load_before = os.getloadavg()
     dataset = build_dataset(args.scale, 42)
@@ -86,17 +91,22 @@ def main() -> None:
             send, close = kafka_sender(bootstrap, topic)
             simulate_clicks(send, Catalog.synthetic(10_000, 1_000), events=args.events, seed=1)
             close()
-            local = run_lake(Path(tmp) / "local", None, dataset, args.scale, bootstrap, topic, args.events)
-            print(f"local: {local}", file=sys.stderr)
-            s3 = run_lake(Path(tmp) / "s3", new_lake_uri(base_uri), dataset, args.scale, bootstrap, topic, args.events)
-            print(f"s3: {s3}", file=sys.stderr)
+            runs: dict[str, list[dict]] = {"local": [], "s3": []}
+            for i in range(args.rounds):
+                for kind in ("local", "s3") if i % 2 == 0 else ("s3", "local"):
+                    uri = new_lake_uri(base_uri) if kind == "s3" else None
+                    run = run_lake(Path(tmp) / f"{kind}-{i}", uri, dataset, args.scale, bootstrap, topic, args.events)
+                    print(f"round {i} {kind}: {run}", file=sys.stderr)
+                    runs[kind].append(run)
         finally:
             stop_broker(broker)
+    local, s3 = ({k: statistics.median(r[k] for r in runs[kind]) for k in runs[kind][0]} for kind in ("local", "s3"))
     ratios = {k.removesuffix("_s") + "_ratio": round(s3[k] / local[k], 2) for k in local if k.endswith("_s")}
     emit(
         {
             "scale": args.scale,
             "events": args.events,
+            "rounds": args.rounds,
             "local": local,
             "s3": s3,
             **ratios,
