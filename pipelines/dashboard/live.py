@@ -80,7 +80,7 @@ EVENTS = "read_parquet(?, union_by_name = true)"
 
 def _read_window(files: list[LakePath], window_minutes: int, lake_uri: str | None) -> LiveClicks | None:
     paths = [str(f) for f in files]
-    con = storage.register_duckdb(connect_reader(read_paths=paths), lake_uri)
+    con = storage.register_duckdb(connect_reader(read_paths=files), lake_uri)
     try:
         (newest,) = con.execute(f"select max(event_time) from {EVENTS}", [paths]).fetchone()
         if newest is None:  # only the empty placeholder file so far

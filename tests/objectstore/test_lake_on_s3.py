@@ -128,13 +128,13 @@ def test_python_readers_work_on_the_store(s3_settings: Settings) -> None:
     # The clickstream readers: the dashboard's live panel and the drop monitor read committed files.
     import datetime as dt
 
-    from pipelines.dashboard.data import clickstream_live
+    from pipelines.dashboard.live import clickstream_live
     from pipelines.quality.clickstream import load_events
 
     _seed_clickstream(lake)
     events = read_committed(lake, "clickstream_events", ["event_id", "event_time"])
     assert events.height == events["event_id"].n_unique() > 0
-    live = clickstream_live(lake, window_minutes=24 * 60)
-    assert live is not None and live["window_events"] > 0 and live["files_read"] > 0
+    live = clickstream_live(s3_settings, window_minutes=24 * 60)  # through the reader sandbox, on the bucket
+    assert live is not None and live.window_events > 0 and live.files_read > 0
     start, end = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc), dt.datetime(2025, 6, 4, tzinfo=dt.timezone.utc)
     assert load_events(lake, start, end).height == events.height
