@@ -13,7 +13,7 @@ import polars as pl
 from pipelines import storage
 from pipelines.batch.ingest import ingest_all
 from pipelines.catalog import committed_files, read_committed
-from pipelines.generate.batch import build_dataset, write_exports
+from pipelines.generate.batch import REFERENCE_END_DATE, build_dataset, write_exports
 from pipelines.lake import Lake
 from pipelines.settings import REPO_ROOT, Settings
 from pipelines.warehouse.serving import current_snapshot_id
@@ -49,7 +49,7 @@ def test_ingest_transform_and_marts_equal_a_local_lake(s3_settings: Settings, bu
     from pipelines.warehouse.dbt import run_dbt_build
 
     lake = Lake.of(s3_settings)
-    write_exports(build_dataset(TINY_SCALE, SEED), lake, scale=TINY_SCALE, seed=SEED)
+    write_exports(build_dataset(TINY_SCALE, SEED, REFERENCE_END_DATE), lake, scale=TINY_SCALE, seed=SEED)
     assert not (lake.root / "landing").exists() and storage.list_files(lake.landing_dir("orders"))
     report = ingest_all(s3_settings, progress=False)
     assert not report.failed_files
@@ -118,7 +118,7 @@ def test_python_readers_work_on_the_store(s3_settings: Settings) -> None:
     from pipelines.stream.simulator import load_catalog
 
     lake = Lake.of(s3_settings)
-    write_exports(build_dataset(0.003, SEED), lake, scale=0.003, seed=SEED)
+    write_exports(build_dataset(0.003, SEED, REFERENCE_END_DATE), lake, scale=0.003, seed=SEED)
     assert not ingest_all(s3_settings, progress=False).failed_files
     catalog = load_catalog(lake)
     assert len(catalog.customer_ids) > 0 and len(catalog.product_ids) > 0

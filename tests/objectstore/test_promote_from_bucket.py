@@ -8,7 +8,7 @@ import snowflake.connector
 from pipelines import storage
 from pipelines.batch.ingest import ingest_all
 from pipelines.catalog import committed_files
-from pipelines.generate.batch import build_dataset, write_exports
+from pipelines.generate.batch import REFERENCE_END_DATE, build_dataset, write_exports
 from pipelines.lake import Lake
 from pipelines.settings import Settings
 from pipelines.warehouse import snowsim
@@ -19,7 +19,7 @@ from ..conftest import SEED, _seed_clickstream
 
 def test_promote_loads_the_committed_files_from_the_bucket(s3_settings: Settings) -> None:
     lake = Lake.of(s3_settings)
-    write_exports(build_dataset(0.003, SEED), lake, scale=0.003, seed=SEED)
+    write_exports(build_dataset(0.003, SEED, REFERENCE_END_DATE), lake, scale=0.003, seed=SEED)
     assert not ingest_all(s3_settings, progress=False).failed_files
     _seed_clickstream(lake)
     # A crashed ingest's leftover in the bucket: never committed, so never loaded.
