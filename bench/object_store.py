@@ -100,7 +100,9 @@ def main() -> None:
                     runs[kind].append(run)
         finally:
             stop_broker(broker)
-    local, s3 = ({k: statistics.median(r[k] for r in runs[kind]) for k in runs[kind][0]} for kind in ("local", "s3"))
+    local, s3 = (
+        {k: round(statistics.median(r[k] for r in runs[kind]), 3) for k in runs[kind][0]} for kind in ("local", "s3")
+    )
     ratios = {k.removesuffix("_s") + "_ratio": round(s3[k] / local[k], 2) for k in local if k.endswith("_s")}
     emit(
         {

@@ -203,6 +203,8 @@ def recover(lake: Lake, table: str, topic: str) -> Checkpoint:
     uncommitted += [path for path, file_id in dead if file_id.first_offset >= checkpoint.next_offsets.get(
         file_id.partition, 0)]  # fmt: skip
     storage.delete_many(uncommitted)
+    if expire_retired(lake, table, checkpoint):  # a stopped writer's retirements, past their grace period
+        save_checkpoint(lake, table, checkpoint)
     return checkpoint
 
 
