@@ -114,13 +114,13 @@ def test_a_killed_ingest_leaves_nothing_visible_and_the_next_one_cleans_up(s3_se
 
 
 def test_python_readers_work_on_the_store(s3_settings: Settings) -> None:
+    from pipelines.catalog import load_click_catalog
     from pipelines.quality.volume import daily_counts
-    from pipelines.stream.simulator import load_catalog
 
     lake = Lake.of(s3_settings)
     write_exports(build_dataset(0.003, SEED, REFERENCE_END_DATE), lake, scale=0.003, seed=SEED)
     assert not ingest_all(s3_settings, progress=False).failed_files
-    catalog = load_catalog(lake)
+    catalog = load_click_catalog(lake)
     assert len(catalog.customer_ids) > 0 and len(catalog.product_ids) > 0
     counts = daily_counts(lake, "orders")
     assert sum(counts.values()) == read_committed(lake, "orders").height > 0
