@@ -373,17 +373,6 @@ def replace_json(path: LakePath, payload: dict[str, Any], *, version: str | None
     return _local_version(path)
 
 
-def upload(local: Path, path: LakePath) -> None:
-    """Copy a finished local file into the lake whole (one PUT, or a local temp + rename)."""
-    if isinstance(path, ObjectPath):
-        _put(path, local)
-        return
-    import shutil
-
-    with atomic_path(path) as tmp:
-        shutil.copyfile(local, tmp)
-
-
 def append_jsonl(path: Path, record: dict[str, Any]) -> Path:
     """Append one JSON line; a single O_APPEND write, so concurrent writers never interleave lines (local only)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -539,7 +528,10 @@ def ensure_dir(directory: LakePath) -> None:
 
 @contextmanager
 def local_copy(path: LakePath, scratch: Path) -> Iterator[Path]:
-    """A local file with `path`'s bytes for the block: the file itself, or a download into `scratch`."""
+    """A local file with `path`'s bytes for the block: the file itself, or a download into `scratch`.
+
+    For readers of landed files that need a real file (CSV sniffing, Excel, ...): the same code reads
+    a local lake and an object store."""
     if not isinstance(path, ObjectPath):
         yield path
         return
@@ -703,9 +695,6 @@ def delete(path: LakePath) -> bool:
     except FileNotFoundError:
         return False
     return True
-
-
-remove_file = delete
 
 
 def delete_many(paths: Sequence[LakePath]) -> None:
