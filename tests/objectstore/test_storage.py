@@ -108,3 +108,28 @@ def test_duckdb_reads_the_store_through_the_registered_filesystem(root: storage.
                 "select sum(v), count(*), count(distinct d) from read_parquet(?, hive_partitioning = true)", [files]
             ).fetchone()
             assert (total, count, parts) == (sum(range(400_000)), 400_000, 4)
+
+
+@pytest.mark.parametrize("remote", [True, False], ids=["s3", "local"])
+def test_a_committed_ledger_record_is_never_overwritten(remote: bool, tmp_path: Path, request) -> None:
+    """Two ingests committing the same source file (two machines, whose local locks cannot see each
+    other): the first record stays, the second commit fails loudly."""
+    from pipelines.batch.ledger import LedgerRecord, read_ledger_record, write_ledger_record
+    from pipelines.errors import ShopLakeError
+
+    if remote:
+        request.getfixturevalue("s3_env")
+    lake = Lake(tmp_path / "lake", new_uri() if remote else None).ensure()
+
+    def record(attempt: str) -> LedgerRecord:
+        return LedgerRecord(
+            table="orders", source_file="orders.csv", sha256="ab" * 32, size_bytes=10, rows_in=1, rows_landed=1,
+            rows_quarantined=0, ingested_at="2026-01-01T00:00:00Z", duration_s=0.1,
+            outputs=[f"raw/orders/orders-abababababab-{attempt}.parquet"], attempt=attempt,
+        )  # fmt: skip
+
+    write_ledger_record(lake, record("first"))
+    with pytest.raises(ShopLakeError, match="committed by another ingest"):
+        write_ledger_record(lake, record("second"))
+    kept = read_ledger_record(lake, "orders", "ab" * 32)
+    assert kept is not None and kept.attempt == "first"
