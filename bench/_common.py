@@ -30,6 +30,7 @@ class BenchEnv:
         env = dict(os.environ)
         env.update(
             SHOPLAKE_LAKE_DIR=str(self.lake.root),
+            SHOPLAKE_LAKE_URI=self.lake.uri or "",
             KAFKA_BOOTSTRAP_SERVERS=self.bootstrap,
             SHOPLAKE_CLICKSTREAM_TOPIC=self.topic,
             PYTHONPATH=str(REPO_ROOT),
@@ -39,11 +40,10 @@ class BenchEnv:
 
     def counts(self) -> tuple[int, int]:
         """(rows, distinct event ids) over the committed stream files (dbt's `raw` view of them)."""
-        import duckdb
-
+        from pipelines.storage import connect_duckdb
         from pipelines.warehouse.lake_sources import create_views
 
-        with duckdb.connect() as con:
+        with connect_duckdb(self.lake.uri) as con:
             create_views(con, self.lake)
             sql = f"select count(*), count(distinct event_id) from raw.{CLICKSTREAM_TABLE}"
             ((rows, distinct),) = con.execute(sql).fetchall()
@@ -51,11 +51,13 @@ class BenchEnv:
 
 
 @contextmanager
-def bench_env(partitions: int) -> Iterator[BenchEnv]:
-    """Uses SHOPLAKE_LAKE_DIR / KAFKA_BOOTSTRAP_SERVERS when set, else a temp lake and local broker."""
+def bench_env(partitions: int, lake_uri: str | None = None) -> Iterator[BenchEnv]:
+    """Uses SHOPLAKE_LAKE_DIR / KAFKA_BOOTSTRAP_SERVERS when set, else a temp lake and local broker;
+    `lake_uri` (or SHOPLAKE_LAKE_URI) puts the lake's data zones on an object store."""
     topic = f"bench.{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="shoplake-bench-") as tmp:
-        lake = Lake(Path(os.environ.get("SHOPLAKE_LAKE_DIR") or Path(tmp) / "lake")).ensure()
+        uri = lake_uri or os.environ.get("SHOPLAKE_LAKE_URI") or None
+        lake = Lake(Path(os.environ.get("SHOPLAKE_LAKE_DIR") or Path(tmp) / "lake"), uri).ensure()
         external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         broker = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(Path(tmp) / "broker")})
         bootstrap = external or start_broker(broker)[0].address

@@ -15,12 +15,18 @@ clean lake that ingested only the final exports once:
 The check reads the ledger JSON and the Parquet files itself (not through pipelines.catalog), so it
 checks the protocol rather than trusting it. Last stdout line: JSON.
 
-    python bench/batch_crash_soak.py --kills 50
+    python bench/batch_crash_soak.py --kills 50 [--local-s3 | --lake-uri s3://bucket/prefix]
+
+With `--local-s3` (a local S3-compatible server, moto, started here) or `--lake-uri`, the soaked lake's
+data zones are on the object store; the clean lake it is compared with is local. Exports are then
+uploaded at least a second apart (S3 orders objects by a last-modified time in whole seconds) and
+the clean lake's copies get the objects' last-modified times.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -38,8 +44,12 @@ import polars as pl
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pipelines import storage  # noqa: E402
 from pipelines.generate.batch import build_dataset, write_exports  # noqa: E402
 from pipelines.lake import Lake  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+from _s3 import local_s3  # noqa: E402
 
 TABLES = ("categories", "products", "customers", "orders", "order_items")
 KEYS = {"categories": ["category_id"], "products": ["product_id"], "customers": ["customer_id"],
@@ -70,9 +80,15 @@ class Exports:
         self.next_id = {t: max(ds.clean[t][KEYS[t][0]].to_list()) + 1 for t in self.frames}
         self.fixes = 0
         self.clock = time.time() - 86_400  # modification times strictly increasing, one second apart
+        self.last_upload = 0.0
 
     def _write(self, table: str, name: str, frame: pl.DataFrame) -> None:
         path = self.lake.landing_dir(table) / name
+        if self.lake.is_remote:  # the object's last-modified time orders it: one upload per second
+            time.sleep(max(0.0, 1.05 - (time.time() - self.last_upload)))
+            storage.write_bytes_atomic(path, frame.write_csv().encode())
+            self.last_upload = time.time()
+            return
         tmp = path.with_name(f".{name}.tmp")
         frame.write_csv(tmp)
         self.clock += 1
@@ -129,7 +145,7 @@ class Exports:
 
 
 def start_ingest(lake: Lake) -> subprocess.Popen:
-    env = {**os.environ, "SHOPLAKE_LAKE_DIR": str(lake.root)}
+    env = {**os.environ, "SHOPLAKE_LAKE_DIR": str(lake.root), "SHOPLAKE_LAKE_URI": lake.uri or ""}
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "ingest", "--quiet"], cwd=REPO, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -165,10 +181,11 @@ def run_to_end(lake: Lake) -> float:
 def ledger_records(lake: Lake, table: str) -> list[dict]:
     """The table's current records, read from the JSON files (following the epoch pointer)."""
     base = lake.ledger_root / table
-    pointer = base / "EPOCH"
-    epoch = json.loads(pointer.read_text())["epoch"] if pointer.exists() else 0
+    pointer = storage.read_json(base / "EPOCH")
+    epoch = pointer["epoch"] if pointer else 0
     folder = base if epoch == 0 else base / f"epoch-{epoch}"
-    records = [json.loads(p.read_text()) for p in folder.glob("*.json")] if folder.is_dir() else []
+    records = [json.loads(storage.read_bytes(f.path)) for f in storage.list_files(folder)
+               if f.path.name.endswith(".json") and not f.path.name.startswith(".")]  # fmt: skip
     for r in records:  # older records listed absolute paths
         r["outputs"] = [Path(o).relative_to(lake.root).as_posix() if Path(o).is_absolute() else o
                         for o in r.get("outputs", [])]  # fmt: skip
@@ -176,11 +193,11 @@ def ledger_records(lake: Lake, table: str) -> list[dict]:
 
 
 def committed_raw(lake: Lake, table: str, shas: set[str] | None = None) -> pl.DataFrame:
-    files = [lake.root / o for r in ledger_records(lake, table) if shas is None or r["sha256"] in shas
+    files = [lake.data_root / o for r in ledger_records(lake, table) if shas is None or r["sha256"] in shas
              for o in r["outputs"] if o.startswith(f"raw/{table}/")]  # fmt: skip
     if not files:
         return pl.DataFrame()
-    return pl.concat([pl.read_parquet(f, hive_partitioning=False) for f in files], how="diagonal_relaxed")
+    return pl.concat([storage.read_parquet(f, hive_partitioning=False) for f in files], how="diagonal_relaxed")
 
 
 def winners(frame: pl.DataFrame, table: str) -> pl.DataFrame:
@@ -224,11 +241,11 @@ def check(soak: Lake, clean: Lake) -> dict[str, int]:
         # What a folder glob of raw/ sees beyond the committed rows: per key, every extra copy is
         # doubled (a crashed attempt's files next to the re-export that replaced them), and so is
         # a key landed twice from the same source file.
-        folder = soak.root / "raw" / table
-        paths = sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+        folder = soak.data_root / "raw" / table
+        paths = [f.path for f in storage.list_files(folder, recursive=True) if f.path.name.endswith(".parquet")]
         if paths:
             globbed = pl.concat([
-                pl.read_parquet(p, hive_partitioning=False, columns=key).with_columns(
+                storage.read_parquet(p, hive_partitioning=False, columns=key).with_columns(
                     pl.lit(m[1] if (m := _OUTPUT.search(p.stem)) else p.stem).alias("_sha"))
                 for p in paths
             ])  # fmt: skip
@@ -245,9 +262,8 @@ def check(soak: Lake, clean: Lake) -> dict[str, int]:
         # Files no record lists.
         listed = {o for r in soak_records.values() for o in r["outputs"]}
         for zone in ("raw", "quarantine"):
-            base = soak.root / zone / table
-            files = [p for p in base.rglob("*") if p.is_file()] if base.is_dir() else []
-            out["orphans"] += sum(1 for p in files if p.relative_to(soak.root).as_posix() not in listed)
+            files = [f.path for f in storage.list_files(soak.data_root / zone / table, recursive=True)]
+            out["orphans"] += sum(1 for p in files if soak.rel(p) not in listed)
     out["orphans"] += sum(1 for _ in soak.root.rglob("*.tmp"))
     return out
 
@@ -261,12 +277,20 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.02, help="generator scale (default 0.02)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", type=Path, default=None, help="keep both lakes under this folder")
+    parser.add_argument("--lake-uri", default=None, help="the soaked lake's data zones on this object store")
+    parser.add_argument("--local-s3", action="store_true", help="on a local S3 server (moto) started here")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        uri = stack.enter_context(local_s3()) if args.local_s3 else args.lake_uri
+        soak_run(args, uri)
+
+
+def soak_run(args: argparse.Namespace, uri: str | None) -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="shoplake-soak-")) if args.keep is None else args.keep
     rng = random.Random(args.seed)
     try:
-        soak = Lake(workdir / "soak").ensure()
+        soak = Lake(workdir / "soak", uri).ensure()
         exports = Exports(soak, args.scale, args.seed)
         work_s = run_to_end(soak)  # the first ingest, whole: how long the work takes at this scale
         print(f"first ingest: {work_s:.2f}s of work", file=sys.stderr)
@@ -293,11 +317,16 @@ def main() -> None:
 
         clean = Lake(workdir / "clean").ensure()
         for table in TABLES:
-            for path in soak.landing_dir(table).glob("*.csv"):
-                clean.landing_dir(table).mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, clean.landing_dir(table) / path.name)  # same bytes, same mtimes
+            for info in storage.list_files(soak.landing_dir(table)):
+                if not info.path.name.endswith(".csv"):
+                    continue
+                target = clean.root / "landing" / table / info.path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(storage.read_bytes(info.path))  # same bytes, same modification times
+                os.utime(target, (info.mtime, info.mtime))
         run_to_end(clean)
         result = {"kills": kills, "runs": runs, "changes": changes, **check(soak, clean)}
+        result["lake"] = "object store" if uri else "local"
         problems = ("doubled", "lost", "orphans", "mismatched", "extra_keys")
         result["ok"] = not any(result[p] for p in problems) and result["rows_expected"] == result["rows_in_raw"]
         result["seconds"] = round(time.monotonic() - started, 1)

@@ -4,12 +4,16 @@ Each round starts `shoplake stream --forever`, lets it run 0.8-3 s, and SIGKILLs
 keeps sending meanwhile. A final `--until-caught-up` run drains the rest; then every produced
 event must be in the lake exactly once. Last stdout line: JSON.
 
-    python bench/crash_soak.py [--kills 100] [--rate 2000]
+    python bench/crash_soak.py [--kills 100] [--rate 2000] [--local-s3 | --lake-uri s3://bucket/prefix]
+
+With `--local-s3` the lake's data zones are on a local S3-compatible server (moto) the soak starts;
+with `--lake-uri` on the given store (credentials from the environment).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import subprocess
 import sys
@@ -17,6 +21,7 @@ import threading
 import time
 
 from _common import REPO_ROOT, bench_env, emit
+from _s3 import local_s3
 
 from pipelines.stream.config import WriterConfig
 from pipelines.stream.simulator import Catalog, SimulationResult, kafka_sender, simulate_clicks
@@ -28,10 +33,18 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--rate", type=float, default=2_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--lake-uri", default=None, help="the lake's data zones on this object store")
+    parser.add_argument("--local-s3", action="store_true", help="on a local S3 server (moto) started here")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     t0 = time.monotonic()
-    with bench_env(3) as env:
+    with contextlib.ExitStack() as stack:
+        uri = stack.enter_context(local_s3()) if args.local_s3 else args.lake_uri
+        soak(args, rng, t0, uri)
+
+
+def soak(args: argparse.Namespace, rng: random.Random, t0: float, uri: str | None) -> None:
+    with bench_env(3, uri) as env:
         produced: list[SimulationResult] = []
 
         def produce() -> None:
@@ -74,6 +87,7 @@ def main() -> None:
                 "doubles_seen_between_kills": doubled_seen,
                 "drained_by_final_run": final.events,
                 "ok": rows == distinct == total and doubled_seen == 0,
+                "lake": "object store" if uri else "local",
                 "seconds": round(time.monotonic() - t0, 1),
             }
         )

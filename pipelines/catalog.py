@@ -5,8 +5,12 @@ checks, the simulator, promotion, dbt's `raw.<table>` views), so none of them gl
 crashed or running writer may have left half-filled:
 
 - a batch table's committed files are the outputs its ledger records list (current epoch);
-- a stream table's committed files are those whose first offset its checkpoint covers (the
-  checkpoint is the stream writer's commit point; files a crash left behind start at or after it).
+- a stream table's committed files are those its checkpoint commits (the checkpoint is the stream
+  writer's commit point: it covers their first offset, counts their compaction generation and does
+  not list them as retired; see `pipelines/stream/checkpoint.py`).
+
+The same holds when the data zones are on an object store: the lists here are `LakePath`s
+(`storage.ObjectPath`), read through `pipelines/storage.py` and polars; nothing relies on a rename.
 
 A table with no committed file still has a schema (`table_schema`), so readers can represent it as
 an empty table with the right columns instead of failing on an empty folder.
@@ -14,17 +18,18 @@ an empty table with the right columns instead of failing on an empty folder.
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
+from . import storage
 from .batch.contract import CONTRACT_DTYPES, LINEAGE_DTYPES, Contract, load_contracts
 from .batch.ledger import Zone, committed_rels
-from .lake import CLICKSTREAM_TABLE, Lake, StreamFileId
+from .lake import CLICKSTREAM_TABLE, Lake
+from .storage import LakePath
+from .stream.checkpoint import StreamObject, checkpoints, list_stream_files
 
 if TYPE_CHECKING:
     from .stream.simulator import Catalog
@@ -78,44 +83,35 @@ def table_schema(table: str, contracts: dict[str, Contract] | None = None) -> Ta
     raise KeyError(f"{table!r} is neither a batch contract nor a stream table")
 
 
-# -- batch -------------------------------------------------------------------------------------
-
-
 # -- stream ------------------------------------------------------------------------------------
 
 
 def stream_checkpoints(lake: Lake, table: str) -> dict[str, dict[int, int]]:
     """Per topic (as the lake records it): the next offset per partition that the lake holds."""
-    base = lake.stream_checkpoint_dir(table)
-    out: dict[str, dict[int, int]] = {}
-    if not base.is_dir():
-        return out
-    for path in sorted(base.glob("*.json")):
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        out[payload.get("topic", path.stem)] = {int(p): int(o) for p, o in payload["next_offsets"].items()}
-    return out
+    return {c.topic: c.next_offsets for c in checkpoints(lake, table)}
 
 
-def stream_file_committed(file_id: StreamFileId, checkpoints: dict[str, dict[int, int]]) -> bool:
-    """A stream file is committed iff its topic's checkpoint covers its first offset."""
-    return file_id.first_offset < checkpoints.get(file_id.topic, {}).get(file_id.partition, 0)
+def committed_stream_objects(
+    lake: Lake, table: str, partition_dirs: Iterable[LakePath] | None = None
+) -> list[StreamObject]:
+    """The stream files the checkpoints commit, with sizes and write times (of some date folders only,
+    when given). The checkpoints are read first: files a later checkpoint commits are left out, and
+    files it retired stay readable for the grace period."""
+    by_topic = {c.topic: (c, c.retired_files) for c in checkpoints(lake, table)}
+    if partition_dirs is None:
+        listed = list_stream_files(lake, table)
+    else:
+        listed = [f for d in sorted(partition_dirs, key=str) for f in list_stream_files(lake, table, d)]
+    out = []
+    for f in listed:
+        found = by_topic.get(f.file_id.topic)
+        if found is not None and found[0].covers(f.file_id, f.rel, found[1]):
+            out.append(f)
+    return sorted(out, key=lambda f: str(f.path))
 
 
-def committed_stream_files(lake: Lake, table: str) -> list[Path]:
-    checkpoints = stream_checkpoints(lake, table)
-    out: list[Path] = []
-    for part_dir in lake.stream_partition_dirs(table):
-        try:
-            entries = list(os.scandir(part_dir))
-        except FileNotFoundError:  # swapped away by compaction this instant; its files moved on
-            continue
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.name.endswith(".parquet"):
-                continue
-            file_id = StreamFileId.parse(entry.name.removesuffix(".parquet"))
-            if file_id is not None and stream_file_committed(file_id, checkpoints):
-                out.append(Path(entry.path))
-    return sorted(out)
+def committed_stream_files(lake: Lake, table: str) -> list[LakePath]:
+    return [f.path for f in committed_stream_objects(lake, table)]
 
 
 # -- either ------------------------------------------------------------------------------------
@@ -123,10 +119,10 @@ def committed_stream_files(lake: Lake, table: str) -> list[Path]:
 
 def committed_files(
     lake: Lake, table: str, zone: Zone = "raw", contracts: dict[str, Contract] | None = None
-) -> list[Path]:
+) -> list[LakePath]:
     """The files of `table` in `zone` that the lake has committed (batch: ledger; stream: checkpoint)."""
     contracts = _contracts(contracts)
-    if table in contracts or lake.ledger_table_dir(table).is_dir():
+    if table in contracts or storage.is_dir(lake.ledger_table_dir(table)):
         return [lake.path(rel) for rel in committed_rels(lake, table, zone)]
     if zone == "raw" and table in stream_tables(lake):
         return committed_stream_files(lake, table)
@@ -143,7 +139,7 @@ def read_committed(
         empty = schema.empty_frame()
         return empty.select(columns) if columns else empty
     hive = bool(schema.partitions)
-    frame = pl.scan_parquet(files, hive_partitioning=hive, hive_schema=schema.partitions if hive else None)
+    frame = storage.scan_parquet(files, hive_partitioning=hive, hive_schema=schema.partitions if hive else None)
     return (frame.select(columns) if columns else frame).collect()
 
 

@@ -241,7 +241,7 @@ def _cmd_watch_clickstream(args: argparse.Namespace) -> int:
     params = ClickstreamParams(
         window_s=args.window, baseline_windows=args.baseline_windows, lateness_s=args.lateness, time_column=args.by
     )
-    monitor = ClickstreamMonitor(Lake(settings.lake_dir), AlertRouter.from_settings(settings), params)
+    monitor = ClickstreamMonitor(Lake.of(settings), AlertRouter.from_settings(settings), params)
     deadline = time.monotonic() + args.duration if args.duration else None
     print(
         f"watching {settings.lake_dir}/raw/clickstream_events ({args.window:g}s windows by {args.by}, "
@@ -298,7 +298,7 @@ def _cmd_simulate_clicks(args: argparse.Namespace) -> int:
     if args.events is None and (args.rate is None or args.duration is None):
         raise ShopLakeError("give --events N, or --rate R with --duration D")
     bootstrap = clickstream_bootstrap(settings)
-    catalog = load_click_catalog(Lake(settings.lake_dir), customers=args.customers, products=args.products)
+    catalog = load_click_catalog(Lake.of(settings), customers=args.customers, products=args.products)
     send, close = kafka_sender(bootstrap, settings.clickstream_topic)
     result = simulate_clicks(
         send,

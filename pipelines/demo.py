@@ -34,7 +34,7 @@ def run_demo(
     events already in the lake are not landed again.
     """
     started = time.monotonic()
-    lake = Lake(settings.lake_dir).ensure()
+    lake = Lake.of(settings).ensure()
     print(f"ShopLake demo — lake: {lake.root}")
     if exports_exist(lake):
         print("1/6 exports already in the landing area; not regenerating")

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from pathlib import Path
 
 import polars as pl
 
-from .lake import Lake, write_parquet_atomic
+from . import storage
+from .lake import Lake
+from .storage import LakePath, write_parquet_atomic
 
 DQ_RESULTS = "dq_results"
 SALES_FORECAST = "sales_forecast"
@@ -83,23 +84,24 @@ def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:
     return df.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
 
 
-def write_results(lake: Lake, table: str, df: pl.DataFrame, run_id: str) -> Path | None:
+def write_results(lake: Lake, table: str, df: pl.DataFrame, run_id: str) -> LakePath | None:
     """Add one run's rows as `results/<table>/<run_id>.parquet` (atomic); an empty frame writes nothing."""
     if df.is_empty():
         return None
     return write_parquet_atomic(conform(table, df), lake.results_file(table, run_id))
 
 
-def result_files(lake: Lake, table: str, *, since: dt.datetime | None = None) -> list[Path]:
+def result_files(lake: Lake, table: str, *, since: dt.datetime | None = None) -> list[LakePath]:
     """The table's files, oldest first; with `since`, only runs that started at or after it (by name).
 
     Only files named by a run id: not an atomic write's temporary file, nor the zero-row `_empty.parquet`
     that lakes made before dbt modelled these tables.
     """
-    folder = lake.results_dir(table)
-    if not folder.is_dir():
-        return []
-    files = sorted(p for p in folder.glob("*.parquet") if run_time(p.stem) is not None)
+    files = sorted(
+        (f.path for f in storage.list_files(lake.results_dir(table))
+         if f.path.name.endswith(".parquet") and run_time(f.path.stem) is not None),
+        key=lambda p: p.name,
+    )  # fmt: skip
     if since is None:
         return files
     return [p for p in files if (at := run_time(p.stem)) is not None and at >= since]
@@ -110,4 +112,4 @@ def read_results(lake: Lake, table: str, *, since: dt.datetime | None = None) ->
     files = result_files(lake, table, since=since)
     if not files:
         return empty_frame(table)
-    return pl.concat([conform(table, pl.read_parquet(f)) for f in files], how="vertical")
+    return pl.concat([conform(table, storage.read_parquet(f)) for f in files], how="vertical")

@@ -54,6 +54,7 @@ class SnowflakeSettings:
     protocol: str = ""
     private_key_path: str = ""
     login_timeout: str = "30"
+    storage_integration: str = ""  # external stage over the lake's bucket (promotion from an object-store lake)
 
 
 class Settings(BaseSettings):
@@ -68,6 +69,11 @@ class Settings(BaseSettings):
     lake_dir: Path = _env(
         "SHOPLAKE_LAKE_DIR", "./lake", "Root of the lake: landing, raw Parquet, quarantine, ledger, warehouse."
     )
+    lake_uri: str = _env(
+        "SHOPLAKE_LAKE_URI", "",
+        "Object store for the lake's data zones (`s3://bucket/prefix`; `gs://`, `az://` untested); empty = under "
+        "SHOPLAKE_LAKE_DIR. Credentials: the store's standard environment (AWS_*, AWS_ENDPOINT_URL, ...).",
+    )  # fmt: skip
     contracts_dir: Path | None = _env(
         "SHOPLAKE_CONTRACTS_DIR", None,
         "Folder of your batch contracts (one YAML file per table); empty = the shipped `pipelines/contracts/`.",
@@ -146,6 +152,11 @@ class Settings(BaseSettings):
     snowflake_login_timeout: str = _env(
         "SNOWFLAKE_LOGIN_TIMEOUT", "30", "Seconds to keep retrying a Snowflake login before giving up."
     )
+    snowflake_storage_integration: str = _env(
+        "SNOWFLAKE_STORAGE_INTEGRATION", "",
+        "Storage integration of the external stage `promote --target prod` loads from when the lake is on "
+        "S3 (docs/object-storage.md).",
+    )  # fmt: skip
     snowsim_port: int = _env(
         "SHOPLAKE_SNOWSIM_PORT", 0, "Loopback port for `shoplake snowsim start` (0 = any free port)."
     )
@@ -203,6 +214,17 @@ class Settings(BaseSettings):
         "SHOPLAKE_FLOW_RETRY_DELAY_SECONDS", 10.0,
         "First retry delay of those steps; each further retry waits twice as long (exponential backoff).",
     )  # fmt: skip
+
+    @field_validator("lake_uri", mode="after")
+    @classmethod
+    def _object_store(cls, value: str) -> str:
+        from .storage import REMOTE_SCHEMES, is_remote_uri
+
+        value = value.strip().rstrip("/")
+        if value and not is_remote_uri(value):
+            schemes = ", ".join(f"{s}://" for s in REMOTE_SCHEMES)
+            raise ValueError(f"SHOPLAKE_LAKE_URI must name an object store ({schemes}); got {value!r}")
+        return value
 
     @field_validator("lake_dir", "prefect_home", "contracts_dir", mode="after")
     @classmethod

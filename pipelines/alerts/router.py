@@ -38,7 +38,7 @@ class AlertRouter:
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertRouter:
         webhook = WebhookSink(settings.alert_webhook_url) if settings.alert_webhook_url else None
-        return cls(Lake(settings.lake_dir), webhook=webhook, dedup_hours=settings.alert_dedup_hours)
+        return cls(Lake.of(settings), webhook=webhook, dedup_hours=settings.alert_dedup_hours)
 
     def now(self) -> dt.datetime:
         return self._now or dt.datetime.now(dt.timezone.utc)

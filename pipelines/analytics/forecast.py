@@ -124,7 +124,7 @@ def write_sales_forecast(settings: Settings, *, horizon: int = 14) -> ForecastRe
     """
     if horizon < 1:
         raise ShopLakeError(f"--horizon must be at least 1, got {horizon}")
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     daily = load_daily_revenue(lake)
     origin = daily["sales_date"].max()
     generated_at = dt.datetime.now(dt.timezone.utc)

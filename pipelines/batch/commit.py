@@ -4,10 +4,12 @@
    file's outputs are named `<stem>-<sha12>-<attempt>` (one raw file per hive partition, one
    quarantine file), so no attempt ever overwrites a file another attempt wrote or a reader lists.
 2. Each output is written whole (`storage`: temp + fsync + rename locally, one PUT on an object store).
-3. The ledger record, written last, lists the outputs (lake-relative). It is the commit point:
-   readers (`pipelines/catalog.py`) read the files the records list, never a folder listing.
-4. A crash leaves outputs no record lists (and maybe temporary files). The next ingest removes
-   them under the ingest lock, before it writes anything (`recover`). They were never visible.
+3. The ledger record, written last with a conditional create, lists the outputs (lake-relative). It
+   is the commit point: readers (`pipelines/catalog.py`) read the files the records list, never a
+   folder listing. Nothing is ever renamed, so the protocol is the same on an object store.
+4. A crash leaves outputs no record lists (and maybe local temporary files; an object store has
+   none, nor dangling multipart uploads: outputs are single PUTs). The next ingest removes them
+   under the ingest lock, before it writes anything (`recover`). They were never visible.
 
 A reprocess writes a new epoch of records, then the table's epoch pointer (its commit point); the
 files of the epoch it replaces stay for `SUPERSEDED_GRACE_S`, for readers that listed them just before.
@@ -16,17 +18,16 @@ files of the epoch it replaces stay for `SUPERSEDED_GRACE_S`, for readers that l
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import sys
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import storage
 from ..lake import Lake
-from ..storage import fsync_dir, is_temp, remove_empty_dirs, remove_file
-from .ledger import epoch_pointer, read_table_records
+from ..storage import LakePath, fsync_dir, is_temp, remove_empty_dirs
+from .ledger import epoch_pointer, read_table_records, record_paths
 
 SUPERSEDED_GRACE_S = 600.0  # files of a replaced epoch outlive the switch by this much
 ZONE_FOLDERS = ("raw", "quarantine")
@@ -50,7 +51,7 @@ class Recovery:
     warnings: list[str] = field(default_factory=list)
 
 
-def _zone_dirs(lake: Lake, table: str) -> list[Path]:
+def _zone_dirs(lake: Lake, table: str) -> list[LakePath]:
     return [lake.raw_dir(table), lake.quarantine_dir(table)]
 
 
@@ -77,10 +78,11 @@ def recover(lake: Lake, tables: Iterable[str], *, now: dt.datetime | None = None
                 r.rows_quarantined == 0 or any(o.startswith("quarantine/") for o in r.outputs) for r in records
             ),
         }
-        for epoch in lake.ledger_epochs(table):
+        epochs = lake.ledger_epochs(table)
+        for epoch in epochs:
             if epoch > pointer.epoch:  # a reprocess that crashed before its pointer: never committed
                 recovery.removed.append(lake.rel(lake.ledger_dir(table, epoch)))
-                shutil.rmtree(lake.ledger_dir(table, epoch), ignore_errors=True)
+                storage.delete_tree(lake.ledger_dir(table, epoch))
             elif epoch < pointer.epoch:
                 superseded_for = (now - pointer.committed_at).total_seconds() if pointer.committed_at else 1e18
                 if superseded_for < SUPERSEDED_GRACE_S:
@@ -89,23 +91,20 @@ def recover(lake: Lake, tables: Iterable[str], *, now: dt.datetime | None = None
                     keep |= old
                 else:
                     _drop_epoch_records(lake, table, epoch)
-        for directory in (lake.ledger_dir(table, e) for e in lake.ledger_epochs(table)):
-            for entry in os.scandir(directory):
-                if entry.is_file() and is_temp(entry.name) and remove_file(Path(entry.path)):
-                    recovery.removed.append(lake.rel(Path(entry.path)))
+        if not lake.is_remote:  # local temporary files of record writes cut short (a store has none)
+            for directory in (lake.ledger_dir(table, e) for e in epochs if e <= pointer.epoch):
+                for info in storage.list_files(directory):
+                    if is_temp(info.path.name) and storage.delete(info.path):
+                        recovery.removed.append(lake.rel(info.path))
         for zone, directory in zip(ZONE_FOLDERS, _zone_dirs(lake, table), strict=True):
-            if not directory.is_dir():
-                continue
             if not zones_ok[zone]:
-                recovery.warnings.append(f"{table}: ledger records from before output lists; {zone}/ left as it is")
+                if storage.is_dir(directory):
+                    recovery.warnings.append(f"{table}: ledger records from before output lists; {zone}/ left as it is")
                 continue
-            removed_here = False
-            for path in [p for p in directory.rglob("*") if p.is_file() or p.is_symlink()]:
-                rel = lake.rel(path)
-                if rel not in keep and remove_file(path):
-                    recovery.removed.append(rel)
-                    removed_here = True
-            if removed_here:
+            leftovers = [f.path for f in storage.list_files(directory, recursive=True) if lake.rel(f.path) not in keep]
+            if leftovers:
+                storage.delete_many(leftovers)
+                recovery.removed += [lake.rel(p) for p in leftovers]
                 remove_empty_dirs(directory)
                 fsync_dir(directory)
     for warning in recovery.warnings:
@@ -115,9 +114,7 @@ def recover(lake: Lake, tables: Iterable[str], *, now: dt.datetime | None = None
 
 def _drop_epoch_records(lake: Lake, table: str, epoch: int) -> None:
     """Forget a replaced epoch: its records (its files are then leftovers like any other)."""
-    directory = lake.ledger_dir(table, epoch)
     if epoch > 0:
-        shutil.rmtree(directory, ignore_errors=True)
+        storage.delete_tree(lake.ledger_dir(table, epoch))
         return
-    for path in directory.glob("*.json"):  # epoch 0 records sit in the table's folder itself
-        remove_file(path)
+    storage.delete_many(record_paths(lake, table, 0))  # epoch 0 records sit in the table's folder itself

@@ -39,11 +39,11 @@ from typing import Any
 import polars as pl
 from tqdm import tqdm
 
-from .. import locks
+from .. import locks, storage
 from ..errors import ShopLakeError
 from ..lake import Lake
 from ..settings import Settings
-from ..storage import list_dirs, list_files, publish_file, temp_path, write_parquet_atomic
+from ..storage import LakePath, list_dirs, list_files, parquet_bytes, write_parquet_atomic
 from .commit import new_attempt_id, output_stem, recover
 from .contract import Contract, contracts_for
 from .ledger import (
@@ -80,7 +80,9 @@ class _Export:
     """One export as the reader thread prepared it: hashed and, unless already ingested, parsed."""
 
     contract: Contract
-    path: Path
+    path: LakePath
+    local: LakePath  # the file's bytes on local disk: `path` itself, or a download of it (object store);
+    # `path` as it is for a frame still in memory (never read from its file)
     facts: ExportFacts
     source_name: str  # what the rows' `_source_file` says
     extract: bool = False  # a frame landed through the API (Parquet), not a CSV export
@@ -103,9 +105,9 @@ class _Export:
                     frame=frame.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
                 )
             elif self.extract:
-                self.parsed = read_extract(self.path)
+                self.parsed = read_extract(self.local)
             else:
-                self.parsed = read_export(self.path, self.contract, self.facts)
+                self.parsed = read_export(self.local, self.contract, self.facts)
         except FileRejected as exc:
             self.rejected = exc
         except Exception as exc:
@@ -120,9 +122,9 @@ def _crash_text(doing: str, exc: BaseException) -> str:
     return f"ingest crashed while {doing} this file ({type(exc).__name__}: {first}); nothing of it landed"
 
 
-def _known(facts: ExportFacts) -> Future[ExportFacts]:
-    done: Future[ExportFacts] = Future()
-    done.set_result(facts)
+def _known(prepared: tuple[LakePath, ExportFacts]) -> Future[tuple[LakePath, ExportFacts]]:
+    done: Future[tuple[LakePath, ExportFacts]] = Future()
+    done.set_result(prepared)
     return done
 
 
@@ -131,8 +133,12 @@ def batch_tables(lake: Lake, contracts: dict[str, Contract]) -> list[str]:
     return sorted({*contracts, *lake.ledger_tables()})
 
 
-def _landing_exports(lake: Lake, contract: Contract) -> list[Path]:
-    """A table's exports, oldest modification first (then by name): later files win between equal keys."""
+def _landing_exports(lake: Lake, contract: Contract) -> list[LakePath]:
+    """A table's exports, oldest modification first (then by name): later files win between equal keys.
+
+    On an object store the modification time is the object's last-modified time (when its upload
+    completed), to the second on S3: exports uploaded within the same second are ordered by name.
+    """
     files = [f for f in list_files(lake.landing_dir(contract.table)) if _takes(contract, f.path.name)]
     return [f.path for f in sorted(files, key=lambda f: (f.mtime_ns, f.path.name))]
 
@@ -184,6 +190,17 @@ def unmatched_files(lake: Lake, contracts: dict[str, Contract], tables: list[str
                 error = f"files in sub-folders are not read: move them up to landing/{name}/"
                 out.append(FileResult(table=name, path=sub, status=FileStatus.UNMATCHED, error=error))
     return out
+
+
+def _download_dir(lake: Lake) -> Path:
+    """Local copies of landed files on an object store, read while they are ingested (removed after)."""
+    return lake.state_dir / "landing-cache"
+
+
+def _prepare(lake: Lake, path: LakePath) -> tuple[Path, ExportFacts]:
+    """The landed file on local disk (downloaded once from an object store) and its hash."""
+    local = storage.fetch(path, _download_dir(lake))
+    return local, hash_export(local)
 
 
 class _Run:
@@ -252,7 +269,7 @@ class _Run:
         imputed = checked.imputed
         del checked  # the write job below must not keep the validated frames alive until it runs
         bar.total += len(raw_files)
-        source_path = lake.rel(path) if path.is_relative_to(lake.root) else str(path)
+        source_path = lake.rel(path) if path.is_relative_to(lake.data_root) else str(path)
 
         def write() -> None:
             outputs = []
@@ -295,7 +312,7 @@ class _Run:
         self.writer.close()
 
 
-def _split_raw(lake: Lake, contract: Contract, good: pl.DataFrame, stem: str) -> list[tuple[Path, pl.DataFrame]]:
+def _split_raw(lake: Lake, contract: Contract, good: pl.DataFrame, stem: str) -> list[tuple[LakePath, pl.DataFrame]]:
     """The raw file(s) of one export: one, or one per hive partition value (in order of appearance)."""
     part = contract.partition_by
     if part is None:
@@ -313,7 +330,7 @@ class _Source:
     """A landed file to ingest, and how (a reprocess pins its hash and its original ingestion time)."""
 
     contract: Contract
-    path: Path
+    path: LakePath
     name: str
     extract: bool = False
     expected_sha: str | None = None
@@ -342,13 +359,16 @@ def _run_exports(
     lake = run.lake
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoplake-sha256")
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shoplake-reader")
+    if lake.is_remote:
+        storage.delete_tree(_download_dir(lake))  # copies a killed ingest left (we hold the ingest lock)
 
     def recorded(export: _Export) -> bool:
         table = export.contract.table
         return not reprocess and read_ledger_record(lake, table, export.sha, epoch_of(table)) is not None
 
-    def load(source: _Source, facts: Future[ExportFacts]) -> _Export:
-        export = _Export(source.contract, source.path, facts.result(), source.name, source.extract, source.extract_info,
+    def load(source: _Source, prepared: Future[tuple[LakePath, ExportFacts]]) -> _Export:
+        local, facts = prepared.result()
+        export = _Export(source.contract, source.path, local, facts, source.name, source.extract, source.extract_info,
                          source.frame)  # fmt: skip
         if source.expected_sha and export.sha != source.expected_sha:
             export.rejected = FileRejected("the landed file changed since it was ingested (SHA-256 differs)")
@@ -357,7 +377,8 @@ def _run_exports(
 
     try:
         hashes = [
-            _known(source.facts) if source.facts else hasher.submit(hash_export, source.path) for source in sources
+            _known((source.path, source.facts)) if source.facts else hasher.submit(_prepare, lake, source.path)
+            for source in sources
         ]
         loads = list(zip(sources, hashes, strict=True))
         ahead = deque(reader.submit(load, *args) for args in loads[: READ_AHEAD + 1])
@@ -367,33 +388,41 @@ def _run_exports(
                 ahead.append(reader.submit(load, *loads[i + READ_AHEAD + 1]))
             table, path = source.contract.table, source.path
             run.writer.wait(table, export.sha)  # an identical file may still be landing
-            if export.rejected is None and recorded(export):
-                report.files.append(FileResult(table=table, path=path, status=FileStatus.SKIPPED))
-                continue
-            if export.parsed is None and export.rejected is None:  # its record was there when read ahead
-                export.parse()
-            if export.rejected is not None:
-                report.files.append(
-                    FileResult(table=table, path=path, status=FileStatus.REJECTED, error=str(export.rejected))
-                )
-                continue
-            if export.crashed is not None:
-                report.files.append(FileResult(table=table, path=path, status=FileStatus.FAILED, error=export.crashed))
-                continue
-            ingested_at = source.ingested_at or run.next_ingested_at()
             try:
-                report.files.append(run.land(export, epoch=epoch_of(table), ingested_at=ingested_at))
-            except Exception as exc:
-                if run.writer.error is not None:  # writing failed: stop (raised below, with the report)
-                    raise
-                error = _crash_text("validating", exc)
-                report.files.append(FileResult(table=table, path=path, status=FileStatus.FAILED, error=error))
+                if export.rejected is None and recorded(export):
+                    report.files.append(FileResult(table=table, path=path, status=FileStatus.SKIPPED))
+                    continue
+                if export.parsed is None and export.rejected is None:  # its record was there when read ahead
+                    export.parse()
+                if export.rejected is not None:
+                    report.files.append(
+                        FileResult(table=table, path=path, status=FileStatus.REJECTED, error=str(export.rejected))
+                    )
+                    continue
+                if export.crashed is not None:
+                    report.files.append(
+                        FileResult(table=table, path=path, status=FileStatus.FAILED, error=export.crashed)
+                    )
+                    continue
+                ingested_at = source.ingested_at or run.next_ingested_at()
+                try:
+                    report.files.append(run.land(export, epoch=epoch_of(table), ingested_at=ingested_at))
+                except Exception as exc:
+                    if run.writer.error is not None:  # writing failed: stop (raised below, with the report)
+                        raise
+                    error = _crash_text("validating", exc)
+                    report.files.append(FileResult(table=table, path=path, status=FileStatus.FAILED, error=error))
+            finally:
+                if export.local is not path:  # parsed (or skipped): the download is done with
+                    storage.discard_fetched(export.local, path)
         run.writer.wait()
     finally:
         if close:
             run.close()
         reader.shutdown(cancel_futures=True)
         hasher.shutdown(cancel_futures=True)
+        if lake.is_remote:
+            storage.delete_tree(_download_dir(lake))
 
 
 # -- public entry points -----------------------------------------------------------------------
@@ -407,7 +436,7 @@ def ingest_all(
     Holds the ingest lock (waiting for it unless `wait` is False), and first removes what an
     interrupted ingest left behind.
     """
-    lake, contracts = Lake(settings.lake_dir).ensure(), contracts_for(settings)
+    lake, contracts = Lake.of(settings).ensure(), contracts_for(settings)
     unknown = sorted(set(tables or ()) - set(contracts))
     if unknown:
         raise ShopLakeError(f"no contract for table(s) {', '.join(unknown)} (known: {', '.join(contracts)})")
@@ -520,7 +549,7 @@ def landing_frames(
     readers to it in one step, so the records `replace` selects are dropped from the table then
     (a database's full refresh). An error or a crash before that leaves the table as it was.
     """
-    lake, contracts = Lake(settings.lake_dir).ensure(), contracts_for(settings)
+    lake, contracts = Lake.of(settings).ensure(), contracts_for(settings)
     if table not in contracts:
         raise ShopLakeError(f"no contract for table {table!r} (known: {', '.join(contracts)})")
     with locks.hold(lake, locks.INGEST, command=command or f"land_frame {table}", wait=wait):
@@ -546,20 +575,12 @@ def landing_frames(
             write_epoch(lake, table, epoch)  # the commit point: readers switch to the new epoch
 
 
-def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str) -> tuple[Path, ExportFacts]:
+def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str) -> tuple[LakePath, ExportFacts]:
     """Write the frame once under landing/<table>/_extracts/, named by its content hash (returned with it)."""
-    directory = lake.extracts_dir(table)
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(directory / f"{_safe(source_name)}.parquet")
-    try:
-        frame.write_parquet(tmp, compression="snappy", statistics=True)
-        data = tmp.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        path = directory / f"{_safe(source_name)}-{digest[:12]}.parquet"
-        if not path.exists():  # the same rows landed before: keep the first copy
-            publish_file(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    data = parquet_bytes(frame)
+    digest = hashlib.sha256(data).hexdigest()
+    path = lake.extracts_dir(table) / f"{_safe(source_name)}-{digest[:12]}.parquet"
+    storage.create_bytes(path, data)  # False: the same rows landed before, and the first copy is kept
     return path, ExportFacts(sha256=digest, size=len(data), has_quote=False, ends_with_newline=True)
 
 
@@ -576,7 +597,7 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
     pointer, written last, switches readers from the old set to the new one in one step. Nothing
     changes if a landed file is missing or altered, or if one is now rejected.
     """
-    lake, contracts = Lake(settings.lake_dir).ensure(), contracts_for(settings)
+    lake, contracts = Lake.of(settings).ensure(), contracts_for(settings)
     if table not in contracts:
         raise ShopLakeError(f"no contract for table {table!r} (known: {', '.join(contracts)})")
     with locks.hold(lake, locks.INGEST, command=f"shoplake ingest --reprocess {table}", wait=wait):
@@ -586,7 +607,7 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
         if not records:
             raise ShopLakeError(f"cannot reprocess {table}: its ledger lists no ingested files")
         paths = [_landed_path(lake, r) for r in records]
-        missing = [f"{p} ({r.source_file})" for r, p in zip(records, paths, strict=True) if not p.is_file()]
+        missing = [f"{p} ({r.source_file})" for r, p in zip(records, paths, strict=True) if not storage.exists(p)]
         if missing:
             shown = ", ".join(missing[:3]) + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else "")
             raise ShopLakeError(f"cannot reprocess {table}: landed file(s) missing: {shown}; nothing was changed")
@@ -607,7 +628,7 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
     return report
 
 
-def _landed_path(lake: Lake, record: LedgerRecord) -> Path:
+def _landed_path(lake: Lake, record: LedgerRecord) -> LakePath:
     """The landed file a record names (records from before `source_path` name it by landing folder)."""
     if record.source_path:
         return lake.path(record.source_path)

@@ -9,6 +9,11 @@ Records are grouped in epochs per table. `shoplake ingest --reprocess` writes a 
 records in the next epoch, then the table's `EPOCH` pointer (one small file, written last): readers
 follow the pointer, so they see the old set or the new one, never a mix, without relying on a
 rename of several files (object stores have none).
+
+A record is written with a conditional create (`storage.create_json`: `If-None-Match: *` on an
+object store, a hard link locally): a committed record is never overwritten, and of two writers
+committing the same source file (two machines sharing a bucket, whose local ingest locks cannot see
+each other) exactly one wins; the other stops with an error, its outputs left uncommitted.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from .. import storage
+from ..errors import ShopLakeError
 from ..lake import Lake
-from ..storage import write_json_atomic
+from ..storage import LakePath, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,7 @@ def _relative(lake: Lake, output: str) -> str:
     if not path.is_absolute():
         return output
     try:
-        return lake.rel(path)
+        return path.relative_to(lake.root).as_posix()
     except ValueError:  # the lake was moved: keep the part from the zone folder on
         parts = path.parts
         for zone in ("raw", "quarantine"):
@@ -87,10 +94,8 @@ def _relative(lake: Lake, output: str) -> str:
 
 
 def epoch_pointer(lake: Lake, table: str) -> EpochPointer:
-    path = lake.ledger_epoch_file(table)
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    payload = storage.read_json(lake.ledger_epoch_file(table))
+    if payload is None:
         return EpochPointer(0, None)
     committed = payload.get("committed_at")
     return EpochPointer(int(payload["epoch"]), dt.datetime.fromisoformat(committed) if committed else None)
@@ -107,27 +112,36 @@ def write_epoch(lake: Lake, table: str, epoch: int) -> None:
 
 
 def write_ledger_record(lake: Lake, record: LedgerRecord) -> None:
-    write_json_atomic(lake.ledger_file(record.table, record.sha256, record.epoch), asdict(record))
+    """Commit one source file: create its record (never overwriting one that exists)."""
+    path = lake.ledger_file(record.table, record.sha256, record.epoch)
+    if not storage.create_json(path, asdict(record)):
+        raise ShopLakeError(
+            f"{record.table}: {record.source_file} was committed by another ingest meanwhile ({lake.rel(path)} "
+            "exists); this attempt's files stay uncommitted and the next ingest removes them"
+        )
 
 
 def read_ledger_record(lake: Lake, table: str, sha256: str, epoch: int | None = None) -> LedgerRecord | None:
     """The record of one source file in `epoch` (default: the table's current epoch), or None."""
     epoch = current_epoch(lake, table) if epoch is None else epoch
-    path = lake.ledger_file(table, sha256, epoch)
-    try:
-        return _record(lake, json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        return None
+    payload = storage.read_json(lake.ledger_file(table, sha256, epoch))
+    return None if payload is None else _record(lake, payload)
 
 
 def read_table_records(lake: Lake, table: str, epoch: int | None = None) -> list[LedgerRecord]:
     """The records of one table's epoch (default: current), in ingestion order (oldest first)."""
     epoch = current_epoch(lake, table) if epoch is None else epoch
-    directory = lake.ledger_dir(table, epoch)
-    if not directory.is_dir():
-        return []
-    records = [_record(lake, json.loads(p.read_text(encoding="utf-8"))) for p in directory.glob("*.json")]
+    paths = record_paths(lake, table, epoch)
+    records = [_record(lake, json.loads(data)) for data in storage.read_many(paths)]
     return sorted(records, key=lambda r: (r.ingested_at, r.source_file))
+
+
+def record_paths(lake: Lake, table: str, epoch: int) -> list[LakePath]:
+    """The record files of one epoch (not temporary files, not the EPOCH pointer, not sub-folders)."""
+    return [
+        f.path for f in storage.list_files(lake.ledger_dir(table, epoch))
+        if f.path.name.endswith(".json") and not f.path.name.startswith(".")
+    ]  # fmt: skip
 
 
 def read_ledger(lake: Lake) -> list[LedgerRecord]:

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import polars as pl
 
+from .. import storage
 from ..lake import Lake
 from .contract import CONTRACT_DTYPES, Contract
 from .ledger import committed_rels, read_table_records
@@ -30,7 +31,7 @@ def read_lake_keys(lake: Lake, table: str, key: str, contracts: dict[str, Contra
     files = [lake.path(rel) for rel in committed_rels(lake, table)]
     if not files:
         return _empty(contracts, table, key)
-    return pl.scan_parquet(files, hive_partitioning=True).select(key).collect()[key]
+    return storage.scan_parquet(files, hive_partitioning=True).select(key).collect()[key]
 
 
 class ReferenceKeys:
@@ -70,5 +71,5 @@ class ReferenceKeys:
         parts = [frame[key] for frame in self._landed[table]]
         earlier = [self._lake.path(rel) for rel in self._earlier_files(table)]
         if earlier:
-            parts.insert(0, pl.scan_parquet(earlier, hive_partitioning=True).select(key).collect()[key])
+            parts.insert(0, storage.scan_parquet(earlier, hive_partitioning=True).select(key).collect()[key])
         return pl.concat(parts) if parts else pl.Series(key, [], dtype=key_type)

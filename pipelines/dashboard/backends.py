@@ -179,4 +179,4 @@ def open_backend(settings: Settings, target: str | None = None) -> Backend:
     target = target or settings.dbt_target
     if target in SNOWFLAKE_TARGETS:
         return SnowflakeBackend(resolve_target(settings, target))
-    return SnapshotBackend(Lake(settings.lake_dir))
+    return SnapshotBackend(Lake.of(settings))

@@ -24,7 +24,7 @@ class IngestionSummary:
 
 def ingestion_summary(settings: Settings) -> IngestionSummary:
     """Per table: files, rows in/landed/quarantined/imputed and last ingest; quarantine reasons; imputations."""
-    records = read_ledger(Lake(settings.lake_dir))
+    records = read_ledger(Lake.of(settings))
     tables = pd.DataFrame(
         [
             {

@@ -1,22 +1,25 @@
 """The live clickstream panel: recent events read straight from the lake, fresher than any dbt build.
 
-Each refresh lists the stream's committed event files (pipelines/catalog.py: those its checkpoint
-covers), keeps those written within the window (plus a margin), and reads only them through a
-sandboxed DuckDB connection that may open those files and nothing else.
+Each refresh lists the stream's committed event files (`pipelines/catalog.py`: those the checkpoint
+commits, so never a file compaction retired next to the merged one), keeps those written within
+the window (plus a margin), and reads only them through a sandboxed DuckDB connection that may open
+those files and nothing else; with the lake on an object store the connection gets the store's
+filesystem, and the sandbox still allows only the listed objects.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from ..catalog import committed_stream_files
+from .. import storage
+from ..catalog import committed_stream_objects
 from ..lake import CLICKSTREAM_TABLE, Lake
 from ..settings import Settings
+from ..storage import LakePath
 from ..warehouse.sandbox import connect_reader
 
 RECENT_FILES_MARGIN = dt.timedelta(minutes=10)  # late files: stream writers flush micro-batches late
@@ -26,7 +29,7 @@ FUNNEL_STEPS = {  # step -> the contract's event type; the same steps as the `fu
     "checkout": "checkout_start",
     "purchase": "purchase",
 }
-READ_ATTEMPTS = 3  # compaction may replace a listed file before it is read: list again
+READ_ATTEMPTS = 3  # a retired file may be deleted (after its grace period) before it is read: list again
 
 
 @dataclass(frozen=True)
@@ -42,37 +45,32 @@ class LiveClicks:
     top_products: pd.DataFrame  # product_id, events
 
 
-def recent_event_files(lake: Lake, window_minutes: int) -> list[Path]:
-    """Event files written within the window (plus a margin) before the newest one.
+def recent_event_files(lake: Lake, window_minutes: int) -> list[LakePath]:
+    """Committed event files written within the window (plus a margin) before the newest one.
 
     Live panels refresh every few seconds; filtering on modification time keeps each refresh
     proportional to the window, not to the whole clickstream history.
     """
-    files = []
-    for path in committed_stream_files(lake, CLICKSTREAM_TABLE):  # never a crashed writer's leftovers
-        try:
-            files.append((path.stat().st_mtime, path))
-        except FileNotFoundError:  # compacted away between listing and stat
-            continue
+    files = [(f.mtime, f.path) for f in committed_stream_objects(lake, CLICKSTREAM_TABLE)]
     if not files:
         return []
     newest = max(mtime for mtime, _ in files)
     cutoff = newest - (dt.timedelta(minutes=window_minutes) + RECENT_FILES_MARGIN).total_seconds()
-    return sorted(path for mtime, path in files if mtime >= cutoff)
+    return sorted((path for mtime, path in files if mtime >= cutoff), key=str)
 
 
 def clickstream_live(settings: Settings, window_minutes: int = 30) -> LiveClicks | None:
     """Events per minute, session funnel, top pages and products; None when no events have landed."""
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     attempt = 1
     while True:
         files = recent_event_files(lake, window_minutes)
         if not files:
             return None
         try:
-            return _read_window(files, int(window_minutes))
+            return _read_window(files, int(window_minutes), lake.uri)
         except duckdb.Error:  # a vanished file reads as a forbidden glob (PermissionException), or IOException
-            if attempt >= READ_ATTEMPTS or all(f.exists() for f in files):
+            if attempt >= READ_ATTEMPTS or all(storage.exists(f) for f in files):
                 raise
             attempt += 1
 
@@ -80,9 +78,9 @@ def clickstream_live(settings: Settings, window_minutes: int = 30) -> LiveClicks
 EVENTS = "read_parquet(?, union_by_name = true)"
 
 
-def _read_window(files: list[Path], window_minutes: int) -> LiveClicks | None:
-    con = connect_reader(read_paths=files)
+def _read_window(files: list[LakePath], window_minutes: int, lake_uri: str | None) -> LiveClicks | None:
     paths = [str(f) for f in files]
+    con = storage.register_duckdb(connect_reader(read_paths=files), lake_uri)
     try:
         (newest,) = con.execute(f"select max(event_time) from {EVENTS}", [paths]).fetchone()
         if newest is None:  # only the empty placeholder file so far

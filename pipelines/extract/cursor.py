@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from .. import storage
 from ..batch.ledger import LedgerRecord, read_table_records
 from ..errors import ShopLakeError
 from ..lake import Lake
@@ -111,8 +112,8 @@ def already_landed(lake: Lake, mark: HighWater, keys: list[str], lower: Any) -> 
         top = decode(record.extract.get("max"), mark.kind)
         if top is None or top < lower or not record.source_path:
             continue
-        scan = pl.scan_parquet(lake.path(record.source_path))
-        frames.append(scan.select(columns).filter(pl.col(mark.field) >= lower).collect())
+        landed = storage.read_parquet(lake.path(record.source_path), columns=columns)  # local or on a store
+        frames.append(landed.filter(pl.col(mark.field) >= lower))
     if not frames:
         return pl.DataFrame()
     return pl.concat(frames, how="vertical_relaxed").unique()

@@ -275,7 +275,7 @@ def _extract_table(
     settings: Settings, db: Source, config: SourceConfig, spec: Table, contract: Contract, *,
     full_refresh: bool, chunk_rows: int, stamp: str, progress: bool,
 ) -> TableExtract:  # fmt: skip
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     started = time.monotonic()
     relation = Relation(table=spec.table, query=spec.query)
     plan = plan_columns(config.source, spec, contract, db.columns(relation))
@@ -386,7 +386,7 @@ def extract(
     unknown = sorted(set(tables or ()) - {t.contract for s in chosen for t in s.tables})
     if unknown:
         raise ShopLakeError(f"no table {', '.join(unknown)} in source(s) {', '.join(s.source for s in chosen)}")
-    lake = Lake(settings.lake_dir).ensure()
+    lake = Lake.of(settings).ensure()
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report = ExtractReport()
     for config in chosen:

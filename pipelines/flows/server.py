@@ -22,7 +22,7 @@ HOST = "127.0.0.1"
 
 
 def prefect_home(settings: Settings) -> Path:
-    return settings.prefect_home or Lake(settings.lake_dir).prefect_home
+    return settings.prefect_home or Lake.of(settings).prefect_home
 
 
 def api_url(settings: Settings) -> str:

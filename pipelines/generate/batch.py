@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from .. import storage
 from ..errors import ShopLakeError
-from ..lake import Lake, write_text_atomic
+from ..lake import Lake
 from ..settings import Settings
+from ..storage import ObjectPath, write_text_atomic
 
 REFERENCE_END_DATE = dt.date(2026, 10, 31)  # what tests and benchmarks pin, so their data never moves
 HISTORY_DAYS = 730
@@ -67,7 +69,7 @@ class Dataset:
 
 @dataclass
 class GenerateResult:
-    landing: Path
+    landing: Path | ObjectPath
     rows: dict[str, int]
     skipped: bool = False
     end_date: dt.date | None = None  # last day of the written history
@@ -362,7 +364,7 @@ def _set_values(df: pl.DataFrame, rows: np.ndarray, column: str, value: str | No
 
 
 def exports_exist(lake: Lake) -> bool:
-    return any(any(lake.landing_dir(t).glob("*.csv")) for t in TABLES if lake.landing_dir(t).exists())
+    return any(f.path.name.endswith(".csv") for t in TABLES for f in storage.list_files(lake.landing_dir(t)))
 
 
 def write_exports(ds: Dataset, lake: Lake, *, scale: float, seed: int) -> dict[str, int]:
@@ -373,7 +375,6 @@ def write_exports(ds: Dataset, lake: Lake, *, scale: float, seed: int) -> dict[s
         path = lake.landing_dir(table) / f"{table}.csv"
         write_text_atomic(path, ds.exports[table].write_csv())
         rows[table] = ds.exports[table].height
-    lake.ground_truth_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(lake.ground_truth_dir / "anomalies.csv", ds.anomalies.write_csv())
     manifest = {"scale": scale, "seed": seed, "end_date": ds.end_date.isoformat(), "rows": rows,
                 "dirty": {t: {k: len(v) for k, v in kinds.items()} for t, kinds in ds.dirty.items()},
@@ -394,7 +395,7 @@ def generate_exports(
 
     `scale` defaults to the demo scale; `end_date` (the last day of history) to yesterday in UTC.
     """
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     if exports_exist(lake) and not force:
         return GenerateResult(landing=lake.landing_root, rows={}, skipped=True)
     scale = settings.demo_scale if scale is None else scale

@@ -151,7 +151,7 @@ def _spec(lake: Lake, bindir: Path, data: Path, user: str | None) -> ServiceSpec
 
 
 def running(settings: Settings) -> SimServer | None:
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     state = services.running(lake, NAME)
     private = _private(lake)
     if state is None or private is None:
@@ -161,7 +161,7 @@ def running(settings: Settings) -> SimServer | None:
 
 def start_server(settings: Settings, *, port: int | None = None) -> tuple[SimServer, bool]:
     """An empty PostgreSQL with database `erp` on loopback (idempotent); returns (server, started_now)."""
-    lake = Lake(settings.lake_dir).ensure()
+    lake = Lake.of(settings).ensure()
     current = running(settings)
     if current is not None:
         return current, False
@@ -200,7 +200,7 @@ def start_server(settings: Settings, *, port: int | None = None) -> tuple[SimSer
 
 def stop(settings: Settings) -> bool:
     """Stop the simulator this lake started and delete its data folder; False when none was running."""
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     state = services.running(lake, NAME)
     private = _private(lake)
     if state is not None and private is not None:
@@ -216,7 +216,7 @@ def stop(settings: Settings) -> bool:
 
 
 def status(settings: Settings) -> ServiceStatus:
-    return services.status(Lake(settings.lake_dir), NAME)
+    return services.status(Lake.of(settings), NAME)
 
 
 # -- loading the generator's tables ----------------------------------------------------------------

@@ -293,7 +293,7 @@ def run_quality(
     Publishing is a dbt build of just the results models plus a snapshot (`publish_results`), after
     this run's `dbt test`, so the run never builds what it tests in a loop.
     """
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     checked_at = dt.datetime.now(dt.timezone.utc)
     report = QualityReport(run_id=new_run_id(checked_at), checked_at=checked_at.replace(tzinfo=None))
     report.results += dbt_checks(settings)

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from .. import storage
 from ..alerts import Alert, AlertRouter, Outcome, Severity
+from ..catalog import committed_stream_objects
 from ..lake import Lake
 
 TABLE = "clickstream_events"
@@ -90,15 +92,12 @@ def load_events(lake: Lake, start: dt.datetime, end: dt.datetime, time_column: s
     days = {first + dt.timedelta(days=i) for i in range((end.date() - first).days + 1)}
     empty = pl.DataFrame(schema={"event_type": pl.String, "at": pl.Datetime("us", "UTC")})
     for attempt in itertools.count(1):
-        files = [
-            str(p)
-            for day in sorted(days)
-            for p in sorted((lake.raw_dir(TABLE) / f"event_date={day.isoformat()}").glob("*.parquet"))
-        ]
+        folders = {lake.stream_partition_dir(TABLE, day.isoformat()) for day in days}
+        files = [str(f.path) for f in committed_stream_objects(lake, TABLE, folders)]
         if not files:
             return empty
         try:
-            with duckdb.connect() as con:
+            with storage.connect_duckdb(lake.uri) as con:
                 con.execute("set TimeZone = 'UTC'")
                 table = con.sql(
                     f"select event_type, {time_column} as at from read_parquet($files, union_by_name = true) "
@@ -106,8 +105,8 @@ def load_events(lake: Lake, start: dt.datetime, end: dt.datetime, time_column: s
                     params={"files": files, "start": start, "end": end},
                 ).to_arrow_table()
         except duckdb.IOException:
-            # Compaction swapped a day folder between our listing and the read: its small files
-            # are now one merged file. List again (see docs/clickstream.md, compaction protocol).
+            # A file compaction retired was deleted (after its grace period) between our listing
+            # and the read: list again (see docs/clickstream.md, compaction protocol).
             if attempt == _READ_ATTEMPTS:
                 raise
             continue

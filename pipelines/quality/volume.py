@@ -14,8 +14,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-import duckdb
-
+from .. import storage
 from ..catalog import committed_files, tables
 from ..lake import Lake
 from .status import CheckStatus
@@ -89,7 +88,7 @@ def daily_counts(lake: Lake, source: str) -> dict[dt.date, int]:
         if not orders:
             return {}
         params.append(orders)
-    with duckdb.connect() as con:
+    with storage.connect_duckdb(lake.uri) as con:
         rows = con.execute(DAY_SQL[source], params).fetchall()
     return {day: int(n) for day, n in rows if day is not None}
 

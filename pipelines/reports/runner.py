@@ -153,7 +153,7 @@ def run_reports(
             f"--param {', '.join(unknown)}: no selected report takes it (they take: {', '.join(sorted(declared))})"
         )
 
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     out_dir = lake.reports_dir(target)
     generated_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     outcomes: list[ReportOutcome] = []

@@ -77,7 +77,7 @@ def duckdb_target(settings: Settings) -> Iterator[DbApiTarget]:
     """The latest published DuckDB snapshot in the reader sandbox (readers never open the live warehouse)."""
     from ..warehouse.serving import current_snapshot_id, open_snapshot
 
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     with open_snapshot(lake) as con:
         yield DbApiTarget("dev", con, "qmark", f"DuckDB snapshot {current_snapshot_id(lake)}")
 

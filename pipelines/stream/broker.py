@@ -50,19 +50,19 @@ def running_broker(lake: Lake) -> ServiceState | None:
 
 def start_broker(settings: Settings) -> tuple[ServiceState, bool]:
     """Start the local broker unless it already runs; returns (state, started_now)."""
-    return services.start(Lake(settings.lake_dir), SPEC, port=settings.broker_port)
+    return services.start(Lake.of(settings), SPEC, port=settings.broker_port)
 
 
 def stop_broker(settings: Settings) -> ServiceState | None:
     """Stop the broker this lake started (never another process); returns what was stopped."""
-    return services.stop(Lake(settings.lake_dir), NAME)
+    return services.stop(Lake.of(settings), NAME)
 
 
 def broker_status(settings: Settings) -> str:
     """One line per fact: which broker ShopLake talks to and whether it answers."""
     if settings.kafka_bootstrap_servers:
         return f"external broker (KAFKA_BOOTSTRAP_SERVERS): {settings.kafka_bootstrap_servers}"
-    status = services.status(Lake(settings.lake_dir), NAME)
+    status = services.status(Lake.of(settings), NAME)
     if status.state is None:
         return "local broker: not running (start it with `shoplake broker start`)"
     answering = "answering" if status.answering else "NOT answering"
@@ -73,7 +73,7 @@ def bootstrap_servers(settings: Settings) -> str:
     """Where clients connect: the configured brokers, else the running local broker."""
     if settings.kafka_bootstrap_servers:
         return settings.kafka_bootstrap_servers
-    state = running_broker(Lake(settings.lake_dir))
+    state = running_broker(Lake.of(settings))
     if state is None:
         raise ShopLakeError("no broker: set KAFKA_BOOTSTRAP_SERVERS or run `shoplake broker start`")
     return state.address

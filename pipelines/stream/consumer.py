@@ -6,10 +6,13 @@ Protocol (see docs/clickstream.md):
    offsets (manual assignment: no consumer-group join).
 2. Each micro-batch (the size bound keeps memory flat) is appended as row groups to hidden
    temporary files, one per partition and event date (a `Segment`).
-3. A commit renames the segment's files into place, named `<topic>__p<partition>__<first>-<last>`,
-   then replaces the checkpoint atomically (the commit point), then commits offsets to the broker
-   for lag. It happens every flush interval while the writer keeps up; behind a backlog, files
-   grow across micro-batches until they are no longer small or `backlog_commit_seconds` passes.
+3. A commit puts the segment's files in place whole (a rename locally, one PUT on an object store),
+   named `<topic>__p<partition>__<first>-<last>`, then replaces the checkpoint (the commit point),
+   then commits offsets to the broker for lag. It happens every flush interval while the writer
+   keeps up; behind a backlog, files grow across micro-batches until they are no longer small or
+   `backlog_commit_seconds` passes.
+4. Compaction merges small committed files into new files that the next checkpoint write commits,
+   retiring the small ones in the same write (compaction.py); nothing is renamed or swapped.
 A crash before the checkpoint leaves orphans that the next start deletes and rewrites; a crash
 after it loses nothing, because the next start resumes from the checkpoint, not the broker.
 """
@@ -19,15 +22,15 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from ..errors import ShopLakeError
 from ..lake import Lake
-from .checkpoint import recover, write_checkpoint, writer_lock
-from .compaction import SMALL_FILE_BYTES, compact_partition, remove_leftovers, stream_files
+from ..storage import LakePath
+from .checkpoint import Checkpoint, expire_retired, recover, save_checkpoint, writer_lock
+from .compaction import SMALL_FILE_BYTES, committed_in, compact_partition
 from .config import Mode, StopReason, WriterConfig, WriterStats
 from .flusher import Flusher
 from .segment import Segment
@@ -119,8 +122,9 @@ class StreamWriter:
         self.config = config
         self.stats = WriterStats()
         self.next_offsets: dict[int, int] = {}
+        self.checkpoint: Checkpoint | None = None
         self.stop_requested = False
-        self._dirty_dirs: set[Path] = set()
+        self._dirty_dirs: set[LakePath] = set()
         self._first_message_at = 0.0
         self._segment: Segment | None = None  # files of flushed, not yet committed micro-batches
 
@@ -130,7 +134,8 @@ class StreamWriter:
         t0 = time.perf_counter()
         try:
             with writer_lock(self.lake, cfg.table, cfg.log_name):
-                self.next_offsets = recover(self.lake, cfg.table, cfg.log_name)
+                self.checkpoint = recover(self.lake, cfg.table, cfg.log_name)
+                self.next_offsets = self.checkpoint.next_offsets
                 self.stats.started_offsets = dict(self.next_offsets)
                 consumer = Consumer(consumer_config(cfg))
                 try:
@@ -222,7 +227,8 @@ class StreamWriter:
         self._dirty_dirs |= written.dirs
         for p, o in written.next_offsets.items():
             self.next_offsets[p] = max(self.next_offsets.get(p, 0), o)
-        write_checkpoint(self.lake, cfg.table, cfg.log_name, self.next_offsets)  # the commit point
+        assert self.checkpoint is not None and self.checkpoint.next_offsets is self.next_offsets
+        save_checkpoint(self.lake, cfg.table, self.checkpoint)  # the commit point
         try:  # lag for broker tools only; the lake's checkpoint is the truth
             consumer.commit(
                 offsets=[TopicPartition(cfg.topic, p, o) for p, o in self.next_offsets.items()],
@@ -239,12 +245,17 @@ class StreamWriter:
         self.stats.active_seconds = time.monotonic() - self._first_message_at
 
     def _maybe_compact(self) -> None:
-        compacted = False
+        """Merge small files of the date folders that received many; one checkpoint write commits
+        every merge of this round and retires the merged files (and forgets retirements past grace)."""
+        cfg, checkpoint = self.config, self.checkpoint
+        assert checkpoint is not None
+        merged = 0
         for part_dir in list(self._dirty_dirs):
-            small = sum(1 for f in stream_files(part_dir) if f.size < SMALL_FILE_BYTES)
-            if small >= self.config.compact_files:
-                self.stats.compacted_files += compact_partition(self.lake, part_dir, self.config.table)
+            files = committed_in(self.lake, cfg.table, part_dir, checkpoint)
+            if sum(1 for f in files if f.size < SMALL_FILE_BYTES) >= cfg.compact_files:
+                merged += compact_partition(self.lake, part_dir, checkpoint, cfg.table)
                 self._dirty_dirs.discard(part_dir)
-                compacted = True
-        if compacted:
-            remove_leftovers(self.lake, self.config.table)
+        expired = expire_retired(self.lake, cfg.table, checkpoint)
+        if merged or expired:
+            save_checkpoint(self.lake, cfg.table, checkpoint)  # commits the merges
+            self.stats.compacted_files += merged

@@ -1,7 +1,10 @@
 """Stream files being written and published: a `Segment` per commit, and landing without a broker.
 
-Files are hidden temporary files until `publish` renames them into place, named after the offsets
-they cover; the caller then commits them by writing the checkpoint (checkpoint.py).
+Files are built on local disk (locally a hidden temporary file beside the final name; for an object
+store under `state/spool/`) until `publish` puts each in place whole (a rename, or one PUT), named
+after the offsets it covers; the caller then commits them by writing the checkpoint (checkpoint.py).
+Published files are write-once: nothing ever changes them, and they are named by offsets, so a
+rewrite after a crash lands under the same name.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..lake import CLICKSTREAM_TABLE, Lake, StreamFileId, atomic_path, publish_file, temp_path
+from .. import storage
+from ..lake import CLICKSTREAM_TABLE, Lake, StreamFileId
+from ..storage import LakePath
 from .checkpoint import read_checkpoint, write_checkpoint
 from .contract import DEADLETTER_COLUMNS, SHIPPED, EventContract, parse_messages
 
@@ -29,7 +34,7 @@ class WrittenBatch:
     dead_letters: int
     files: int
     next_offsets: dict[int, int]  # per partition, one past the last offset written
-    dirs: set[Path]  # date folders that received a file
+    dirs: set[LakePath]  # date folders that received a file
 
 
 class Segment:
@@ -107,25 +112,24 @@ class Segment:
         if key not in self._files:
             first = self._first[partition]
             path = self.lake.stream_file(self.table, day, StreamFileId(self.topic, partition, first, first))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temp_path(path)
+            tmp = storage.spool_path(path, self.lake.spool_dir(self.table))
             self._files[key] = (tmp, pq.ParquetWriter(tmp, table.schema, compression="snappy"))
         tmp, writer = self._files[key]
         writer.write_table(table)
         self.largest_file_bytes = max(self.largest_file_bytes, tmp.stat().st_size)
 
     def publish(self) -> WrittenBatch:
-        """Close and rename every file into place (the caller then writes the checkpoint)."""
+        """Close and put every file in place (the caller then writes the checkpoint)."""
         ranges = {p: StreamFileId(self.topic, p, first, self._last[p]) for p, first in self._first.items()}
-        dirs: set[Path] = set()
+        dirs: set[LakePath] = set()
         for (p, day), (tmp, writer) in self._files.items():
             writer.close()
             path = self.lake.stream_file(self.table, day, ranges[p])
-            publish_file(tmp, path)
+            storage.publish_spool(tmp, path)
             dirs.add(path.parent)
         for p, cols in self._dead.items():
-            with atomic_path(self.lake.deadletter_file(self.table, ranges[p])) as tmp:
-                pl.DataFrame(cols, schema=DEADLETTER_COLUMNS).write_parquet(tmp, compression="snappy")
+            frame = pl.DataFrame(cols, schema=DEADLETTER_COLUMNS)
+            storage.write_parquet_atomic(frame, self.lake.deadletter_file(self.table, ranges[p]))
         written = WrittenBatch(
             events=self.events,
             dead_letters=self.dead_letters,

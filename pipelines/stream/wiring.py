@@ -21,7 +21,7 @@ def log_name(settings: Settings) -> str:
     """Topic name for a configured broker; topic plus incarnation for the local in-memory broker."""
     if settings.kafka_bootstrap_servers:
         return settings.clickstream_topic
-    state = running_broker(Lake(settings.lake_dir))
+    state = running_broker(Lake.of(settings))
     return settings.clickstream_topic if state is None else f"{settings.clickstream_topic}~{incarnation(state)}"
 
 
@@ -50,4 +50,4 @@ def writer_config(settings: Settings) -> WriterConfig:
 
 def run_clickstream(settings: Settings, mode: Mode) -> WriterStats:
     """Land the clickstream in the settings' lake: bounded (`until-caught-up`) or `forever`."""
-    return run_stream(Lake(settings.lake_dir), writer_config(settings), mode)
+    return run_stream(Lake.of(settings), writer_config(settings), mode)

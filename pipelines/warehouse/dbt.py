@@ -173,16 +173,16 @@ def dbt_vars(settings: Settings) -> dict[str, Any]:
 
 @contextmanager
 def _dbt_env(settings: Settings, target: str) -> Iterator[None]:
-    """dbt reads the lake dir, contracts folder and target from the environment (profiles.yml, the raw views)."""
+    """dbt reads the lake dir and URI, contracts folder and target from the environment (profiles.yml, raw views)."""
     wanted = {
-        "SHOPLAKE_LAKE_DIR": str(settings.lake_dir), "DBT_TARGET": target,
+        "SHOPLAKE_LAKE_DIR": str(settings.lake_dir), "SHOPLAKE_LAKE_URI": settings.lake_uri, "DBT_TARGET": target,
         "SHOPLAKE_CONTRACTS_DIR": str(contracts_dir(settings)),
     }  # fmt: skip
     if wanted["DBT_TARGET"] == "snowsim":
         # profiles.yml's snowsim target connects to the server recorded in this lake's state dir.
         from .snowsim import running_port
 
-        wanted["SHOPLAKE_SNOWSIM_ACTIVE_PORT"] = str(running_port(Lake(settings.lake_dir)))
+        wanted["SHOPLAKE_SNOWSIM_ACTIVE_PORT"] = str(running_port(Lake.of(settings)))
     saved = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
     try:
@@ -222,7 +222,7 @@ def warehouse_lock(
     """
     if (target or settings.dbt_target) != DUCKDB_TARGET:
         return nullcontext()
-    return locks.hold(Lake(settings.lake_dir), locks.WAREHOUSE, command=command, wait=wait)
+    return locks.hold(Lake.of(settings), locks.WAREHOUSE, command=command, wait=wait)
 
 
 def _severity(node) -> str | None:
@@ -249,7 +249,7 @@ def invoke_dbt(
     from dbt.cli.main import dbtRunner
 
     target = target or settings.dbt_target
-    artifacts = Lake(settings.lake_dir).ensure().dbt_artifacts_dir(target)
+    artifacts = Lake.of(settings).ensure().dbt_artifacts_dir(target)
     cli_args = [
         *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROFILES_DIR), "--target", target,
         "--target-path", str(artifacts / "target"), "--log-path", str(artifacts / "logs"), "--quiet",
@@ -314,7 +314,7 @@ def run_dbt_build(
         result = invoke_dbt(settings, args, target=target, progress=progress, command=command)
         print(result.summary(), file=sys.stderr if not result.success else sys.stdout)
         if result.success and publish and target == DUCKDB_TARGET:
-            result.snapshot = publish_snapshot(Lake(settings.lake_dir), command=command)
+            result.snapshot = publish_snapshot(Lake.of(settings), command=command)
             print(f"published snapshot {result.snapshot.name} for readers")
     return result
 

@@ -25,7 +25,7 @@ SITE_FILES = ("index.html", "catalog.json", "manifest.json", "static_index.html"
 
 def generate_docs(settings: Settings, *, target: str | None = None, progress: bool = True) -> Path:
     """Run `dbt docs generate --static` and copy the site into `lake/docs`; return that folder."""
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     target = target or settings.dbt_target
     try:
         result = invoke_dbt(settings, ["docs", "generate", "--static"], target=target, progress=progress)

@@ -7,29 +7,32 @@ so dbt's sources (`schema: raw`, no `external_location`) read exactly what the l
 - a batch table: `read_parquet([...the files its ledger records list...])`, fixed when dbt
   connects, so a whole build reads one set of source files; a crashed or running ingest's files
   are not in the list;
-- a stream table: the table's folder, filtered by file name to the offsets its checkpoint covered
-  when dbt connected. DuckDB applies a filter on `filename` to the file list before opening any
-  file, and compaction (which merges committed files under a name starting at the same offset)
-  cannot make a file vanish from under a long build;
+- a stream table: likewise, the files its checkpoints committed when dbt connected. Compaction
+  retires merged-away files in a later checkpoint but deletes them only after a grace period
+  (`stream.checkpoint.RETIRED_GRACE_S`), so they do not vanish from under a build;
 - a table with no committed file yet: an empty view with the table's columns and types;
 - a results table (`dq_results`, `sales_forecast`, `alert_log`; pipelines/results.py): every file of
   `results/<table>/`, since each is written whole under its run id; its columns from the one schema
   in results.py (empty and typed before the first run).
+
+With the data zones on an object store (`SHOPLAKE_LAKE_URI`), the lists hold `s3://...` URIs and the
+plugin registers the store with DuckDB as a Python (fsspec) filesystem: DuckDB 2.0's httpfs cannot be
+installed offline, and this filesystem reads with positional ranged GETs that are safe across
+DuckDB's threads (`pipelines/storage.py`; costs in docs/object-storage.md).
 
 On Snowflake the same source names resolve to the RAW tables that `shoplake promote` loads.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from .. import results
+from .. import results, storage
 from ..batch.contract import Contract, load_contracts
-from ..catalog import committed_files, stream_checkpoints, table_schema, tables
+from ..catalog import committed_files, table_schema, tables
 from ..lake import Lake
 
 SCHEMA = "raw"
@@ -58,24 +61,11 @@ def _hive_types(partitions: dict[str, pl.DataType]) -> str:
     return "{" + ", ".join(f"{_literal(k)}: {_literal(duckdb_type(v))}" for k, v in partitions.items()) + "}"
 
 
-def _read_parquet(source: str, partitions: dict[str, pl.DataType], *, filename: bool = False) -> str:
+def _read_parquet(source: str, partitions: dict[str, pl.DataType]) -> str:
     options = [f"hive_partitioning = {'true' if partitions else 'false'}", "union_by_name = true"]
     if partitions:
         options.append(f"hive_types = {_hive_types(partitions)}")
-    if filename:
-        options.append("filename = true")
     return f"read_parquet({source}, {', '.join(options)})"
-
-
-def _stream_filter(checkpoints: dict[str, dict[int, int]]) -> str:
-    """A predicate on `filename`: the file's first offset is below its topic partition's checkpoint."""
-    first = r"cast(regexp_extract(filename, '__(\d+)-\d+\.parquet$', 1) as bigint)"
-    terms = []
-    for topic, offsets in sorted(checkpoints.items()):
-        for partition, next_offset in sorted(offsets.items()):
-            name = _literal("(^|/)" + re.escape(topic) + f"__p0*{partition}" + r"__\d+-\d+\.parquet$")
-            terms.append(f"(regexp_matches(filename, {name}) and {first} < {next_offset})")
-    return " or ".join(terms) or "false"
 
 
 def view_sql(lake: Lake, table: str, contracts: dict[str, Contract] | None = None) -> str:
@@ -83,11 +73,6 @@ def view_sql(lake: Lake, table: str, contracts: dict[str, Contract] | None = Non
     contracts = load_contracts() if contracts is None else contracts
     schema = table_schema(table, contracts)
     files = committed_files(lake, table, contracts=contracts)
-    if files and schema.kind == "stream":
-        predicate = _stream_filter(stream_checkpoints(lake, table))
-        glob = _literal(str(lake.raw_dir(table) / "*" / "*.parquet"))
-        source = _read_parquet(glob, schema.partitions, filename=True)
-        return f"select * exclude (filename) from {source} where {predicate}"
     if files:
         listed = "[" + ", ".join(_literal(str(f)) for f in files) + "]"
         return f"select * from {_read_parquet(listed, schema.partitions)}"
@@ -129,13 +114,16 @@ except ImportError:  # pragma: no cover - dbt-duckdb is a dependency; this keeps
 
 
 class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
-    """Registered in profiles.yml (`plugins: [{module: pipelines.warehouse.lake_sources, config: {lake_dir}}]`)."""
+    """Registered in profiles.yml (`plugins: [{module: pipelines.warehouse.lake_sources,
+    config: {lake_dir, lake_uri}}]`)."""
 
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         lake_dir = plugin_config.get("lake_dir")
         if not lake_dir:
             raise ValueError("pipelines.warehouse.lake_sources needs `lake_dir` in its plugin config")
-        self.lake = Lake(Path(lake_dir).expanduser().resolve())
+        uri = str(plugin_config.get("lake_uri") or "").strip().rstrip("/") or None
+        self.lake = Lake(Path(lake_dir).expanduser().resolve(), uri)
 
     def configure_connection(self, conn: Any) -> None:
+        storage.register_duckdb(conn, self.lake.uri)
         create_views(conn, self.lake)

@@ -185,7 +185,7 @@ def compare_marts(settings: Settings, target: str = "prod", *, precision: int = 
     report = ParityReport(target=target, precision=precision)
     read_snowflake, close = _snowflake_reader(settings, target)
     try:
-        with open_snapshot(Lake(settings.lake_dir)) as duck_con:
+        with open_snapshot(Lake.of(settings)) as duck_con:
             for model in mart_models():
                 if model in KNOWN_GAPS:
                     gap = MartComparison(model=model, status=ParityStatus.GAP, details=[KNOWN_GAPS[model]])

@@ -20,6 +20,13 @@ the same way into `RAW.<table>`: every file under `results/<table>/` (each is wr
 by its run id, so it is immutable and its stage path unique), the table created from the schema in
 results.py even before the first run, so dbt's `results` source always resolves on Snowflake.
 
+With the lake on an object store (`SHOPLAKE_LAKE_URI=s3://...`) nothing is uploaded from this
+machine: an external stage `RAW.SHOPLAKE_LAKE_EXTERNAL` points at the bucket's `raw/` folder and
+`RAW.SHOPLAKE_RESULTS_EXTERNAL` at its `results/` folder (through the storage integration
+`SNOWFLAKE_STORAGE_INTEGRATION` on Snowflake), and step 3-4 become `COPY INTO ... FROM
+@SHOPLAKE_LAKE_EXTERNAL FILES = (...)` naming exactly the committed files (at most 1,000 per
+statement), with the same load history, manifest and transaction. See docs/object-storage.md.
+
 When the manifest lists files of a batch table that the lake no longer commits (the table was
 rebuilt by `shoplake ingest --reprocess`, or an old lake's uncommitted leftovers were promoted before
 they were cleaned up), the table is rebuilt: its committed files are uploaded to a fresh stage folder,
@@ -34,12 +41,10 @@ import datetime as dt
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from .. import catalog
+from .. import catalog, storage
 from ..batch.contract import load_contracts
 from ..console import number, render, table
 from ..errors import ShopLakeError
@@ -48,11 +53,15 @@ from ..results import TABLES as RESULTS_TABLES
 from ..results import empty_frame, result_files
 from ..settings import Settings
 from ..status import Status
+from ..storage import LakePath
 from .snowflake import RAW_SCHEMA, Target, connect, quote, resolve_target
 
 STAGE = "SHOPLAKE_LAKE"  # internal stage in RAW, referenced unqualified after `use schema RAW`
 MANIFEST = f"{RAW_SCHEMA}._SHOPLAKE_LOADED_FILES"
 STAGE_FOLDERS = f"{RAW_SCHEMA}._SHOPLAKE_STAGE_FOLDERS"  # table -> its folder on the stage (after a rebuild)
+EXTERNAL_STAGE = "SHOPLAKE_LAKE_EXTERNAL"  # external stage on the lake's bucket (lakes on an object store)
+RESULTS_EXTERNAL_STAGE = "SHOPLAKE_RESULTS_EXTERNAL"  # the same for the bucket's results/ folder
+COPY_FILES_MAX = 1000  # Snowflake's limit on FILES = (...) per COPY
 
 CONTRACT_TYPES = {
     "bigint": "NUMBER(38,0)", "double": "FLOAT", "string": "VARCHAR", "date": "DATE",
@@ -77,7 +86,7 @@ ACCEPTS = {
 
 @dataclass(frozen=True)
 class LakeFile:
-    path: Path
+    path: LakePath
     rel: str  # posix path under lake/raw/<table>/, also the path under @STAGE/<table>/
     rows: int
     schema: pa.Schema
@@ -168,23 +177,25 @@ def _log(message: str, progress: bool) -> None:
 
 
 def lake_files(lake: Lake, table: str) -> list[LakeFile]:
-    """The table's committed Parquet files with row counts and schemas from their footers (no data read).
+    """The table's committed Parquet files with row counts and schemas from their footers (no data read;
+    on an object store, a few ranged GETs per file, in parallel).
 
     A results table's files are all of its run files (each written whole, never rewritten).
     """
-    out = []
     if table in RESULTS_TABLES:
         base, paths = lake.results_dir(table), result_files(lake, table)
     else:
         base, paths = lake.raw_dir(table), catalog.committed_files(lake, table)
-    for path in paths:
+
+    def footer(path: LakePath) -> LakeFile:
         try:
-            meta = pq.read_metadata(path)
+            meta = storage.open_parquet(path).metadata
         except (pa.ArrowInvalid, OSError) as exc:
             raise ShopLakeError(f"lake file {path} is not readable Parquet ({exc})") from None
-        out.append(LakeFile(path=path, rel=path.relative_to(base).as_posix(), rows=meta.num_rows,
-                            schema=meta.schema.to_arrow_schema()))  # fmt: skip
-    return out
+        rel = path.relative_to(base).as_posix()  # type: ignore[arg-type]
+        return LakeFile(path=path, rel=rel, rows=meta.num_rows, schema=meta.schema.to_arrow_schema())
+
+    return storage.read_many(paths, footer)
 
 
 def _family(dtype: pa.DataType) -> str | None:
@@ -220,6 +231,38 @@ def snowflake_type(dtype: pa.DataType) -> str:
 
 
 # -- Snowflake side ----------------------------------------------------------------------------
+
+
+def _zone(table: str) -> str:
+    """The lake folder a promoted table's files live in: `results/` for a results table, else `raw/`."""
+    return "results" if table in RESULTS_TABLES else "raw"
+
+
+def _external_stage(table: str) -> str:
+    return RESULTS_EXTERNAL_STAGE if _zone(table) == "results" else EXTERNAL_STAGE
+
+
+def external_stage_url(lake: Lake, zone: str = "raw") -> str:
+    """The Snowflake URL of the lake's raw (or results) folder on its bucket (Snowflake spells GCS `gcs://`)."""
+    uri = lake.uri or ""
+    scheme, rest = uri.split("://", 1)
+    if scheme == "s3":
+        return f"s3://{rest}/{zone}/"
+    if scheme == "gs":
+        return f"gcs://{rest}/{zone}/"
+    raise ShopLakeError(
+        f"promotion from {scheme}:// lakes is not supported (Azure stages need the storage account's URL); "
+        "see docs/object-storage.md"
+    )
+
+
+def ensure_external_stage(cur, lake: Lake, integration: str) -> None:
+    """The external stages over the lake's raw and results folders (through `integration` on Snowflake;
+    snowsim has none)."""
+    through = f" storage_integration = {quote(integration)}" if integration else ""
+    for stage, zone in ((EXTERNAL_STAGE, "raw"), (RESULTS_EXTERNAL_STAGE, "results")):
+        url = external_stage_url(lake, zone).replace("'", "''")
+        cur.execute(f"create stage if not exists {stage} url = '{url}'{through}")
 
 
 def ensure_raw(cur) -> None:
@@ -313,8 +356,46 @@ def upload(cur, table: str, files: list[LakeFile], *, folder: str | None = None)
     return len(files)
 
 
+def copy_external(
+    cur, table: str, rels: list[str], *, into: str | None = None, force: bool = False
+) -> dict[str, tuple[str, int]]:
+    """COPY exactly the named files from the external stage on the lake's bucket; stage path -> (status, rows).
+
+    FILES = (...) names the committed files (the ledger's, the checkpoint's), so the bucket's
+    uncommitted or retired files are never loaded, and Snowflake's load history skips repeats.
+    The file format is repeated in the statement (fakesnow ignores a stage's). Not a transaction on
+    its own: `load_table` wraps it with the manifest insert.
+    """
+    results: dict[str, tuple[str, int]] = {}
+    prefix = f"{table}/"
+    for i in range(0, len(rels), COPY_FILES_MAX):
+        names = ", ".join("'" + (prefix + rel).replace("'", "''") + "'" for rel in rels[i : i + COPY_FILES_MAX])
+        cur.execute(
+            f"copy into {into or f'{RAW_SCHEMA}.{quote(table)}'} from @{_external_stage(table)} files = ({names}) "
+            "file_format = (type = parquet) match_by_column_name = case_insensitive on_error = abort_statement"
+            + (" force = true" if force else "")
+        )
+        for row in cur.fetchall():
+            if len(row) < 4:
+                continue
+            name, status, rows_loaded = str(row[0]), str(row[1]).upper(), int(row[3] or 0)
+            marker = f"/{_zone(table)}/{prefix}"
+            rel = name.split(marker, 1)[1] if marker in name else name.removeprefix(prefix)
+            results[rel] = (status, rows_loaded)
+    for rel in rels:  # Snowflake leaves files it loaded before out of the result (see copy_files)
+        results.setdefault(rel, ("LOAD_SKIPPED", 0))
+    return results
+
+
 def copy_files(
-    cur, table: str, rels: list[str], *, into: str | None = None, folder: str | None = None, force: bool = False
+    cur,
+    table: str,
+    rels: list[str],
+    *,
+    into: str | None = None,
+    folder: str | None = None,
+    force: bool = False,
+    external: bool = False,
 ) -> dict[str, tuple[str, int]]:
     """COPY the table's stage folder into RAW.<table>; returns stage path -> (status, rows loaded).
 
@@ -322,6 +403,8 @@ def copy_files(
     LOAD_SKIPPED, so only new files load. (FILES=(...) would be narrower, but fakesnow rejects it
     for internal stages.) Not a transaction on its own: `load_table` wraps it with the manifest insert.
     """
+    if external:
+        return copy_external(cur, table, rels, into=into, force=force)
     folder = folder or table
     cur.execute(
         f"copy into {into or f'{RAW_SCHEMA}.{quote(table)}'} from @{STAGE}/{folder}/ "
@@ -368,7 +451,13 @@ def ensure_scratch(cur, table: str) -> None:
 
 
 def load_table(
-    cur, table: str, rels: list[str], *, key: tuple[str, ...] | None = None, folder: str | None = None
+    cur,
+    table: str,
+    rels: list[str],
+    *,
+    key: tuple[str, ...] | None = None,
+    folder: str | None = None,
+    external: bool = False,
 ) -> tuple[dict[str, tuple[str, int]], int | None]:
     """COPY and record in the manifest atomically: one transaction per table.
 
@@ -380,11 +469,11 @@ def load_table(
     try:
         inserted = None
         if key is None:
-            results = copy_files(cur, table, rels, folder=folder)
+            results = copy_files(cur, table, rels, folder=folder, external=external)
         else:
             scratch = scratch_table(table)
             cur.execute(f"delete from {scratch}")
-            results = copy_files(cur, table, rels, into=scratch, folder=folder)
+            results = copy_files(cur, table, rels, into=scratch, folder=folder, external=external)
             columns = ", ".join(quote(c) for c in table_columns(cur, table))
             partition = ", ".join(quote(k) for k in key)
             match = " and ".join(f"r.{quote(k)} = l.{quote(k)}" for k in key)
@@ -413,19 +502,21 @@ def load_table(
     return results, inserted
 
 
-def rebuild_table(cur, table: str, files: list[LakeFile]) -> int:
+def rebuild_table(cur, table: str, files: list[LakeFile], *, external: bool = False) -> int:
     """Replace RAW.<table> with exactly the lake's committed files, in one transaction; returns rows loaded.
 
     The files go to a fresh stage folder first (the old folder still holds files the lake dropped,
-    and COPY reads a whole folder), so the load sees exactly the committed set.
+    and COPY reads a whole folder), so the load sees exactly the committed set. From an external
+    stage, COPY names the committed files and no upload is needed.
     """
     folder = f"{table}~{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}"
-    upload(cur, table, files, folder=folder)
+    if not external:
+        upload(cur, table, files, folder=folder)
     cur.execute("begin")
     try:
         cur.execute(f"delete from {RAW_SCHEMA}.{quote(table)}")
         cur.execute(f"delete from {MANIFEST} where table_name = %s", (table,))
-        results = copy_files(cur, table, [f.rel for f in files], folder=folder, force=True)
+        results = copy_files(cur, table, [f.rel for f in files], folder=folder, force=True, external=external)
         failed = {r: st for r, (st, _) in results.items() if st != "LOADED"}
         if failed:
             raise ShopLakeError(f"rebuilding RAW.{table.upper()}: COPY did not load {len(failed)} file(s): {failed}")
@@ -435,8 +526,9 @@ def rebuild_table(cur, table: str, files: list[LakeFile]) -> int:
             "values (%s, %s, %s, %s, %s)",
             [(table, f.rel, *results[f.rel], now) for f in files],
         )
-        cur.execute(f"delete from {STAGE_FOLDERS} where table_name = %s", (table,))
-        cur.execute(f"insert into {STAGE_FOLDERS} (table_name, folder) values (%s, %s)", (table, folder))
+        if not external:
+            cur.execute(f"delete from {STAGE_FOLDERS} where table_name = %s", (table,))
+            cur.execute(f"insert into {STAGE_FOLDERS} (table_name, folder) values (%s, %s)", (table, folder))
         cur.execute("commit")
     except BaseException:
         cur.execute("rollback")
@@ -453,7 +545,9 @@ def count_rows(cur, table: str) -> int:
 
 
 def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", progress: bool = True) -> TablePromotion:
-    """Promote one raw table; see the module docstring for the protocol."""
+    """Promote one raw table; see the module docstring for the protocol (PUT from a local lake, the
+    external stage for a lake on an object store)."""
+    external = lake.is_remote
     result = TablePromotion(table=table)
     files = lake_files(lake, table)
     result.lake_files, result.lake_rows = len(files), sum(f.rows for f in files)
@@ -489,8 +583,9 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
     key = row_identity(files)
     dropped = done - {f.rel for f in files}
     if dropped and key is None:  # batch files are never rewritten: the lake replaced this table's set
-        result.loaded_rows = rebuild_table(cur, table, files)
-        result.uploaded = result.loaded_files = len(files)
+        result.loaded_rows = rebuild_table(cur, table, files, external=external)
+        result.uploaded = 0 if external else len(files)
+        result.loaded_files = len(files)
         result.message = (
             f"rebuilt RAW.{table.upper()}: {len(dropped)} promoted file(s) are no longer in the lake "
             "(the table was reprocessed); loaded its committed files again"
@@ -500,14 +595,14 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
     else:
         pending = [f for f in files if f.rel not in done]
         result.skipped_files = len(files) - len(pending)
-    folder = stage_folder(cur, table)
+    folder = None if external else stage_folder(cur, table)
     _log(f"{table}: {len(files)} lake file(s), {len(pending)} not yet promoted", progress)
     if pending:
-        staged = staged_files(cur, folder)
+        staged = {f.rel for f in pending} if external else staged_files(cur, folder or table)
         to_upload = [f for f in pending if f.rel not in staged]
         result.already_staged = len(pending) - len(to_upload)
         started = time.monotonic()
-        vanished = [f for f in to_upload if not f.path.exists()]  # e.g. compacted since we listed
+        vanished = [f for f in to_upload if not storage.exists(f.path)]  # e.g. compacted since we listed
         if vanished:
             pending = [f for f in pending if f not in vanished]
             to_upload = [f for f in to_upload if f not in vanished]
@@ -520,7 +615,7 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
         rels = [f.rel for f in pending]
         if key is not None:
             ensure_scratch(cur, table)
-        results, inserted = load_table(cur, table, rels, key=key, folder=folder)
+        results, inserted = load_table(cur, table, rels, key=key, folder=folder, external=external)
         for status, rows in (results[r] for r in rels):
             if status == "LOADED":
                 result.loaded_files += 1
@@ -556,14 +651,22 @@ def promote(
     from snowflake.connector import errors as sf_errors
 
     started = time.monotonic()
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     resolved: Target = resolve_target(settings, target)
     report = PromotionReport(target=target)
     names = [t for t in [*catalog.tables(lake), *RESULTS_TABLES] if not tables or t in tables]
+    integration = settings.snowflake_storage_integration
+    if lake.is_remote and target == "prod" and not integration:
+        raise ShopLakeError(
+            "the lake is on an object store: set SNOWFLAKE_STORAGE_INTEGRATION to the storage integration of "
+            "its bucket (docs/object-storage.md)"
+        )
     con = connect(resolved)
     try:
         cur = con.cursor()
         ensure_raw(cur)
+        if lake.is_remote:
+            ensure_external_stage(cur, lake, integration if target == "prod" else "")
         for table in names:
             try:
                 outcome = promote_table(cur, lake, table, on_new_column=on_new_column, progress=progress)

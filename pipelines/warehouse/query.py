@@ -35,7 +35,7 @@ def run_query(settings: Settings, sql: str, params: Params = None) -> tuple[list
     """
     check_read_only(sql)
     try:
-        return query_snapshot(Lake(settings.lake_dir), sql, params)
+        return query_snapshot(Lake.of(settings), sql, params)
     except ShopLakeError as exc:
         if "file system operations are disabled" in str(exc):
             raise ShopLakeError(f"{exc}{_FILE_ACCESS_HINT}") from None

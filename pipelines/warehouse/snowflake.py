@@ -55,7 +55,7 @@ def resolve_target(settings: Settings, target: str) -> Target:
     if target == "snowsim":
         from .snowsim import running_port
 
-        port = running_port(Lake(settings.lake_dir))
+        port = running_port(Lake.of(settings))
         return Target(
             name="snowsim", account="fakesnow", user="shoplake", database=SNOWSIM_DATABASE, schema=SNOWSIM_SCHEMA,
             warehouse=None, role=None, host="127.0.0.1", port=port, protocol="http", login_timeout=10,

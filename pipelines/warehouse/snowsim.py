@@ -21,10 +21,17 @@ __all__ = ["HOST", "free_port", "running_port", "start", "status", "stop"]
 NAME = "snowsim"
 
 
+def _command(lake: Lake, port: int) -> list[str]:
+    """fakesnow's own server; for a lake on an object store, the launcher that lets it read the bucket."""
+    if lake.uri:
+        return [sys.executable, "-m", "pipelines.warehouse.snowsim_s3", HOST, str(port), lake.uri]
+    return [sys.executable, "-m", "fakesnow", "-s", "--host", HOST, "-p", str(port)]
+
+
 def _spec(lake: Lake) -> ServiceSpec:
     return ServiceSpec(
         NAME,
-        lambda port: [sys.executable, "-m", "fakesnow", "-s", "--host", HOST, "-p", str(port)],
+        lambda port: _command(lake, port),
         start_timeout_s=30.0,
         cwd=lake.state_dir,
         port_setting="SHOPLAKE_SNOWSIM_PORT",
@@ -41,15 +48,15 @@ def running_port(lake: Lake) -> int:
 
 def start(settings: Settings) -> ServiceState:
     """Start fakesnow on loopback (idempotent: an already running server is returned as is)."""
-    lake = Lake(settings.lake_dir)
+    lake = Lake.of(settings)
     state, _ = services.start(lake, _spec(lake), port=settings.snowsim_port)
     return state
 
 
 def stop(settings: Settings) -> bool:
     """Stop the recorded server (never another process); False when none was running."""
-    return services.stop(Lake(settings.lake_dir), NAME) is not None
+    return services.stop(Lake.of(settings), NAME) is not None
 
 
 def status(settings: Settings) -> ServiceStatus:
-    return services.status(Lake(settings.lake_dir), NAME)
+    return services.status(Lake.of(settings), NAME)

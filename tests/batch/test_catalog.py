@@ -10,6 +10,7 @@ import duckdb
 
 from pipelines.catalog import committed_files, read_committed, tables
 from pipelines.lake import CLICKSTREAM_TABLE, Lake, StreamFileId
+from pipelines.stream.checkpoint import load_checkpoint, save_checkpoint
 from pipelines.stream.compaction import compact_partition
 from pipelines.stream.segment import land_messages
 from pipelines.stream.simulator import Catalog, SessionGenerator, encode
@@ -38,7 +39,7 @@ def test_a_stream_file_beyond_the_checkpoint_is_not_committed(lake: Lake) -> Non
     committed = committed_files(lake, CLICKSTREAM_TABLE)
     assert len(committed) >= 2 and read_committed(lake, CLICKSTREAM_TABLE).height == landed
     # A flush that crashed after publishing its files but before its checkpoint: whole files
-    # (stream files appear by rename only) whose first offset the checkpoint does not cover.
+    # (stream files are written once, whole) whose first offset the checkpoint does not cover.
     for p, first in ((0, 10_000), (3, 0)):
         ahead = StreamFileId(TOPIC, p, first, first + 49)
         shutil.copyfile(committed[-1], committed[-1].parent / f"{ahead.name}.parquet")
@@ -50,8 +51,11 @@ def test_compacted_stream_files_stay_committed(lake: Lake) -> None:
     landed = _land_clicks(lake, 4)
     with duckdb.connect() as con:
         create_views(con, lake)  # views made before the compaction, as by a dbt build in progress
+        checkpoint = load_checkpoint(lake, CLICKSTREAM_TABLE, TOPIC)
         for part_dir in lake.stream_partition_dirs(CLICKSTREAM_TABLE):
-            compact_partition(lake, part_dir)
+            compact_partition(lake, part_dir, checkpoint)
+        assert read_committed(lake, CLICKSTREAM_TABLE).height == landed  # merged files not counted yet
+        save_checkpoint(lake, CLICKSTREAM_TABLE, checkpoint)  # the commit of the compaction
         assert len(committed_files(lake, CLICKSTREAM_TABLE)) == 1
         assert con.execute(f"select count(*) from raw.{CLICKSTREAM_TABLE}").fetchone() == (landed,)
     assert read_committed(lake, CLICKSTREAM_TABLE).height == landed

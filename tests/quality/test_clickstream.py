@@ -39,10 +39,15 @@ def _events(minutes: int, *, end: dt.datetime = NOW, last_minute_factor: float =
 
 
 def _land(lake: Lake, events: pl.DataFrame) -> None:
-    """One file per event_date folder, as the stream writer partitions."""
+    """One file per event_date folder, as the stream writer partitions, committed by its checkpoint."""
+    from pipelines.lake import StreamFileId
+    from pipelines.stream.checkpoint import write_checkpoint
+
+    name = StreamFileId("events", 0, 0, 1).name
     for (day,), part in events.group_by(pl.col("event_time").dt.date()):
-        path = lake.raw_dir("clickstream_events") / f"event_date={day}" / "events__p000__0-1.parquet"
+        path = lake.raw_dir("clickstream_events") / f"event_date={day}" / f"{name}.parquet"
         write_parquet_atomic(part, path)
+    write_checkpoint(lake, "clickstream_events", "events", {0: 2})
 
 
 def _by_metric(findings):
@@ -123,13 +128,14 @@ def test_time_column_is_checked() -> None:
         ClickstreamParams(time_column="landed")
 
 
-def test_a_compaction_between_listing_and_reading_is_retried(empty_lake: Lake, monkeypatch) -> None:
-    """Compaction may merge the files the check just listed; it lists again instead of failing."""
-    import duckdb
-
+def test_a_compaction_between_listing_and_reading_changes_nothing(empty_lake: Lake, monkeypatch) -> None:
+    """Compaction may commit merged files right after the check listed the small ones: the small
+    files are only retired (deleted after a grace period), so the listed files still read whole."""
     import pipelines.quality.clickstream as clickstream
+    from pipelines.catalog import committed_files
     from pipelines.lake import StreamFileId
-    from pipelines.stream.compaction import compact_partition, stream_files
+    from pipelines.stream.checkpoint import load_checkpoint, save_checkpoint, write_checkpoint
+    from pipelines.stream.compaction import compact_partition
 
     events = _events(12).sort("event_time").with_row_index("offset")
     day_dirs = set()
@@ -138,17 +144,20 @@ def test_a_compaction_between_listing_and_reading_is_retried(empty_lake: Lake, m
         path = empty_lake.stream_file("clickstream_events", str(day), StreamFileId("t", 0, first, last))
         write_parquet_atomic(part.drop("offset"), path)
         day_dirs.add(path.parent)
-    small_files = sum(len(stream_files(d)) for d in day_dirs)
-    real_connect = duckdb.connect
+    write_checkpoint(empty_lake, "clickstream_events", "t", {0: events.height})
+    small_files = len(committed_files(empty_lake, "clickstream_events"))
+    real_connect = clickstream.storage.connect_duckdb
     compactions = []
 
     def connect_after_compaction(*args, **kwargs):
-        if not compactions:  # the first read comes after the listing: compact under it
-            compactions.extend(compact_partition(empty_lake, d) for d in sorted(day_dirs))
+        if not compactions:  # the first read comes after the listing: compact and commit under it
+            checkpoint = load_checkpoint(empty_lake, "clickstream_events", "t")
+            compactions.extend(compact_partition(empty_lake, d, checkpoint) for d in sorted(day_dirs))
+            save_checkpoint(empty_lake, "clickstream_events", checkpoint)
         return real_connect(*args, **kwargs)
 
-    monkeypatch.setattr(clickstream.duckdb, "connect", connect_after_compaction)
+    monkeypatch.setattr(clickstream.storage, "connect_duckdb", connect_after_compaction)
     findings = _by_metric(check_clickstream(empty_lake, now=NOW))
-    assert sum(compactions) > 0 and sum(len(stream_files(d)) for d in day_dirs) < small_files
+    assert sum(compactions) > 0 and len(committed_files(empty_lake, "clickstream_events")) < small_files
     assert findings["events"].judged and not findings["events"].is_drop
     assert findings["events"].value == sum(MIX.values())
