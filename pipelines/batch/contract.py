@@ -126,6 +126,19 @@ class Column(_Model):
         return value
 
     @model_validator(mode="after")
+    def _revenue_values_are_allowed_values(self) -> Column:
+        # Before `_options_fit_the_type` (pydantic runs them in order): for revenue values on a
+        # non-string column, this names what revenue_values needs rather than only what `allowed` does.
+        if self.revenue_values is None:
+            return self
+        if self.type != "string" or not self.allowed:
+            raise ValueError("revenue_values: needs a string column that declares its canonical values in `allowed`")
+        outside = sorted(set(self.revenue_values) - set(self.allowed))
+        if outside:
+            raise ValueError(f"revenue_values: {', '.join(outside)} not in allowed ({', '.join(self.allowed)})")
+        return self
+
+    @model_validator(mode="after")
     def _options_fit_the_type(self) -> Column:
         t = self.type
         if self.format is not None:
@@ -177,17 +190,6 @@ class Column(_Model):
     @property
     def falsy(self) -> tuple[str, ...]:
         return tuple(v.lower() for v in self.false_values) if self.false_values else DEFAULT_FALSE
-
-    @model_validator(mode="after")
-    def _revenue_values_are_allowed_values(self) -> Column:
-        if self.revenue_values is None:
-            return self
-        if self.type != "string" or not self.allowed:
-            raise ValueError("revenue_values: needs a string column that declares its canonical values in `allowed`")
-        outside = sorted(set(self.revenue_values) - set(self.allowed))
-        if outside:
-            raise ValueError(f"revenue_values: {', '.join(outside)} not in allowed ({', '.join(self.allowed)})")
-        return self
 
 
 def _yaml_word(value: Any) -> str:
