@@ -77,7 +77,12 @@ def test_full_refresh_reconciles_hard_deletes_and_keeps_other_sources_rows(
     (lake.landing_dir("categories") / "categories.csv").write_text("CATEGORY_ID,CATEGORY_NAME\n99,Antiques\n")
     assert ingest_all(erp_settings, progress=False).files[0].rows_landed == 1
     gone = _db_keys(erp_db, "orders")[:2]
-    erp_db.execute(f"delete from orders where order_id in ({gone[0]}, {gone[1]})", "delete from categories")
+    # The database drops its categories; its products move to the CSV's category first (no dangling reference).
+    erp_db.execute(
+        f"delete from orders where order_id in ({gone[0]}, {gone[1]})",
+        "update products set category_id = 99",
+        "delete from categories",
+    )
     extract(erp_settings, progress=False)
     assert set(gone) <= set(_keys(lake, "orders"))  # a hard delete is not seen by an incremental extract
     report = extract(erp_settings, full_refresh=True, progress=False)
