@@ -1,5 +1,6 @@
 """The lake's data zones on a real S3-compatible server: ingest -> dbt -> marts equal to a local lake's,
-crash recovery of batch ingest, and Python readers (catalog, references, volume, simulator)."""
+quality results on the store modelled by dbt, crash recovery of batch ingest, and Python readers
+(catalog, references, volume, simulator)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,18 @@ def test_ingest_transform_and_marts_equal_a_local_lake(s3_settings: Settings, bu
     assert sum(len(rows) for rows in s3_marts.values()) > 1000
     for table, rows in local_marts.items():
         assert s3_marts[table] == rows, f"{table} differs between the S3 lake and the local one"
+
+    # A quality run's results go to the store too, and dbt (the warehouse's only writer) models them from there.
+    from pipelines.quality.checks import run_quality
+    from pipelines.results import DQ_RESULTS, result_files
+
+    report = run_quality(s3_settings)
+    (written,) = result_files(lake, DQ_RESULTS)
+    assert str(written).startswith(f"{lake.uri}/results/{DQ_RESULTS}/") and not (lake.root / "results").exists()
+    snapshot = lake.snapshot_path(current_snapshot_id(lake) or "")
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        run_ids = {r[0] for r in con.execute(f"select distinct run_id from main.{DQ_RESULTS}").fetchall()}
+    assert run_ids == {report.run_id}
 
 
 _CRASH_CHILD = textwrap.dedent(
