@@ -151,3 +151,41 @@ def test_python_readers_work_on_the_store(s3_settings: Settings) -> None:
     assert live is not None and live.window_events > 0 and live.files_read > 0
     start, end = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc), dt.datetime(2025, 6, 4, tzinfo=dt.timezone.utc)
     assert load_events(lake, start, end).height == events.height
+
+
+def test_extract_landing_and_cursors_on_the_store(s3_settings: Settings) -> None:
+    """`shoplake extract`'s landing (frames kept under landing/<table>/_extracts/, one ledger record per
+    chunk carrying its cursor range) and its cursor reads (high-water mark, lookback) on the bucket."""
+    import datetime as dt
+
+    from pipelines.batch.ingest import FileStatus, landing_frames
+    from pipelines.batch.ledger import current_epoch
+    from pipelines.extract.cursor import already_landed, chunk_info, high_water
+
+    lake = Lake.of(s3_settings)
+    at = dt.datetime(2025, 6, 1, 12, 0)
+    chunks = [
+        pl.DataFrame({"CATEGORY_ID": [1, 2], "CATEGORY_NAME": ["Books", "Toys"], "updated_at": [at, at]}),
+        pl.DataFrame({"CATEGORY_ID": [3], "CATEGORY_NAME": ["Garden"], "updated_at": [at + dt.timedelta(hours=1)]}),
+    ]
+
+    def land(frames: list[pl.DataFrame], **kwargs) -> list[str]:
+        with landing_frames(s3_settings, "categories", **kwargs) as landing:
+            return [
+                landing.land(f, source_name=f"erp.categories#{i}",
+                             extract=chunk_info(f, "updated_at", "timestamp", source="erp", cursor="updated_at")).status
+                for i, f in enumerate(frames)
+            ]  # fmt: skip
+
+    assert land(chunks) == [FileStatus.LANDED, FileStatus.LANDED]
+    kept = storage.list_files(lake.extracts_dir("categories"))
+    assert len(kept) == 2 and all(str(f.path).startswith(lake.uri or "-") for f in kept)
+    assert not (lake.root / "landing").exists() and not (lake.root / "ledger").exists()
+    mark = high_water(lake, "categories", "erp", "updated_at")
+    assert mark is not None and mark.value == at + dt.timedelta(hours=1)
+    seen = already_landed(lake, mark, ["CATEGORY_ID"], at + dt.timedelta(minutes=30))
+    assert seen["CATEGORY_ID"].to_list() == [3]
+    assert land(chunks[:1]) == [FileStatus.SKIPPED]  # the same rows again: committed before
+    assert land(chunks[1:], replace=lambda _record: True) == [FileStatus.LANDED]  # a full refresh: a new epoch
+    assert current_epoch(lake, "categories") == 1
+    assert sorted(read_committed(lake, "categories")["category_id"].to_list()) == [3]
