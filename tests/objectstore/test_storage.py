@@ -54,6 +54,29 @@ def test_whole_files_list_read_and_delete(root: storage.LakePath) -> None:
     assert not storage.exists(root / "t" / "b.json")
 
 
+def test_landing_readers_read_a_file_wherever_it_is(root: storage.LakePath) -> None:
+    """What the export readers and `shoplake infer` use: a stream from the start, a head, a local path."""
+    import gzip
+
+    data = b"CATEGORY_ID,CATEGORY_NAME\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(50_000))
+    storage.write_bytes_atomic(root / "landing" / "c.csv", data)
+    storage.write_bytes_atomic(root / "landing" / "c.csv.gz", gzip.compress(data))
+    assert storage.read_file(root / "landing" / "c.csv") == data
+    assert storage.read_file(root / "landing" / "c.csv", 100) == data[:100]
+    with storage.open_file(root / "landing" / "c.csv") as fh:
+        assert fh.read(5) == data[:5] and fh.read(5) == data[5:10]
+    with storage.open_file(root / "landing" / "c.csv.gz") as fh, gzip.GzipFile(fileobj=fh) as gz:
+        assert gz.read() == data
+    with storage.local_file(root / "landing" / "c.csv") as local:
+        assert isinstance(local, Path) and local.read_bytes() == data
+        downloaded = local
+    assert downloaded.exists() == (not storage.is_remote(root))  # a download is removed after the block
+    (info,) = [f for f in storage.list_files(root / "landing") if f.path.name == "c.csv"]
+    assert info.size == len(data) and info.mtime_ns > 0 and info.mtime == info.mtime_ns / 1e9
+    with pytest.raises(FileNotFoundError):
+        storage.read_file(root / "landing" / "missing.csv", 10)
+
+
 def test_conditional_create_has_exactly_one_winner(root: storage.LakePath) -> None:
     path = root / "ledger" / "orders" / "abc.json"
     wins: list[int] = []
