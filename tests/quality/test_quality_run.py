@@ -102,8 +102,9 @@ def test_failing_error_test_exits_nonzero_with_stored_failing_rows(lake_copy: Se
         (pl.col("order_id") + 10_000_000).alias("order_id"), pl.lit("lost_in_transit").alias("order_status")
     )
     commit_raw_file(lake, "orders", write_parquet_atomic(bad, first.with_name("orders-buggy-writer.parquet")))
-    # The copied warehouse's staging views still read the original lake: point them at this copy.
-    assert invoke_dbt(lake_copy, ["run", "--select", "staging"], progress=False).success
+    # The copied warehouse's staging views still read the original lake: point them at this copy, and
+    # rebuild fct_orders so that the row-preservation test sees the new order where it belongs.
+    assert invoke_dbt(lake_copy, ["run", "--select", "staging", "fct_orders"], progress=False).success
 
     report = run_quality(lake_copy)
     assert report.exit_code == 1 and not report.success
