@@ -68,6 +68,48 @@ def _cmd_contract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from .extract.run import extract
+
+    report = extract(
+        get_settings(), source=args.source, tables=args.table or None, full_refresh=args.full_refresh,
+        progress=not args.quiet, wait=not args.no_wait,
+    )  # fmt: skip
+    report.print()
+    return 0
+
+
+def _cmd_erp_sim(args: argparse.Namespace) -> int:
+    from .generate import erp_sim
+
+    settings = get_settings()
+    if args.action == "start":
+        started = erp_sim.start(settings, scale=args.scale, seed=42 if args.seed is None else args.seed)
+        print(started.summary())
+        print(f'point the `erp` source at it: eval "$(shoplake erp-sim env)"  (sets {erp_sim.URL_ENV})')
+    elif args.action == "stop":
+        print("erp-sim: stopped, data deleted" if erp_sim.stop(settings) else "erp-sim: was not running")
+    elif args.action == "status":
+        status = erp_sim.status(settings)
+        print(status.describe())
+        return 0 if status.state is not None else 1
+    elif args.action == "env":
+        print(erp_sim.env_line(erp_sim.require(settings)))
+    else:
+
+        def holding(order_id: int, seconds: float) -> None:
+            print(f"erp-sim: order {order_id} is written but its transaction commits in {seconds:g}s "
+                  "(extract now, and again after it commits)", flush=True)  # fmt: skip
+
+        mutation = erp_sim.mutate(
+            erp_sim.require(settings).url(), new_orders=args.orders, updates=args.updates,
+            soft_deletes=args.soft_deletes, late=args.late_commit_after >= 0,
+            late_hold_s=max(args.late_commit_after, 0), seed=args.seed, on_hold=holding,
+        )  # fmt: skip
+        print(mutation.summary())
+    return 0
+
+
 def _cmd_transform(args: argparse.Namespace) -> int:
     from .warehouse.dbt import run_dbt_build
 
@@ -323,6 +365,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sheet", default=None, help="xlsx: the sheet to read (default: the first)")
     p.add_argument("--rows", type=int, default=100_000, help="rows sampled (default 100000)")
     p.add_argument("-o", "--output", type=Path, default=None, help="write the YAML to this file instead of stdout")
+
+    p = add(
+        "extract", _cmd_extract,
+        "Read the tables of configured databases (ERP) into the lake: contract checks, quarantine, ledger.",
+    )  # fmt: skip
+    p.add_argument("--source", default=None, help="only this source (a YAML file under sources/ beside the contracts)")
+    p.add_argument("--table", action="append", help="only this table, by contract name (repeatable)")
+    p.add_argument(
+        "--full-refresh", action="store_true",
+        help="read every row again and replace what the source landed before (reconciles deletes)",
+    )  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--no-wait", action="store_true", help="exit at once if an ingest or extract holds the lock")
+
+    p = add("erp-sim", _cmd_erp_sim, "A local PostgreSQL ERP with the generator's tables, to extract from.")
+    p.add_argument("action", choices=["start", "stop", "status", "env", "mutate"])
+    p.add_argument("--scale", type=float, default=None, help="start: generator scale (default SHOPLAKE_DEMO_SCALE)")
+    p.add_argument("--seed", type=int, default=None, help="start: generator seed (default 42); mutate: random seed")
+    p.add_argument("--orders", type=int, default=20, help="mutate: new orders (default 20)")
+    p.add_argument("--updates", type=int, default=20, help="mutate: orders whose status moves on (default 20)")
+    p.add_argument("--soft-deletes", type=int, default=0, help="mutate: orders marked deleted (default 0)")
+    p.add_argument(
+        "--late-commit-after", type=float, default=0.0, metavar="SECONDS",
+        help="mutate: one more order from a transaction that began first and commits SECONDS after the others "
+        "(default 0; -1 = none)",
+    )  # fmt: skip
 
     p = add("transform", _cmd_transform, "Run `dbt build` in-process and publish a snapshot for readers.")
     p.add_argument("--select", default=None, help="dbt selection (default: everything)")

@@ -20,7 +20,8 @@ Layout (all under `SHOPLAKE_LAKE_DIR`):
     results/<table>/<run_id>.parquet      what ShopLake computes in Python: dq_results, sales_forecast,
                                           alert_log (one file per run; schemas in pipelines/results.py)
     state/                                locks, compaction staging (same filesystem: hard links, renames)
-    state/<service>.json, <service>.log   local daemons (broker, snowsim): pid, port, binary, log
+    state/<service>.json, <service>.log   local daemons (broker, snowsim, erp-sim): pid, port, binary, log
+    state/<service>.private.json          a daemon's owner-only facts (erp-sim: data folder, password; mode 0600)
     raw/clickstream_events/event_date=<d>/<topic>__p<NNN>__<first>-<last>.parquet
                                           stream micro-batches; the name carries topic, partition, offsets
     deadletter/clickstream_events/<topic>__p<NNN>__<first>-<last>.parquet
@@ -212,6 +213,10 @@ class Lake:
 
     def service_log_file(self, name: str) -> Path:
         return self.state_dir / f"{name}.log"
+
+    def service_private_file(self, name: str) -> Path:
+        """What a local daemon keeps that only its owner may read (erp-sim: its data folder and password)."""
+        return self.state_dir / f"{name}.private.json"
 
     # -- stream ----------------------------------------------------------------------------
     def stream_checkpoint_dir(self, table: str) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ShopLakeError
 from .lake import Lake, write_json_atomic
@@ -52,6 +54,7 @@ class ServiceSpec:
     cwd: Path | None = None
     env: dict[str, str] | None = None
     port_setting: str = ""  # the environment variable that picks its port, named in errors
+    user: str | None = None  # run as this system user (a daemon that refuses root, e.g. PostgreSQL, when we are root)
 
 
 def free_port() -> int:
@@ -131,6 +134,9 @@ def start(lake: Lake, spec: ServiceSpec, port: int = 0) -> tuple[ServiceState, b
         raise ShopLakeError(f"port {port} on {HOST} is already in use{hint}")
     argv = tuple(str(a) for a in spec.command(port))
     log = lake.service_log_file(spec.name)
+    as_user: dict[str, Any] = {}
+    if spec.user is not None:
+        as_user = {"user": spec.user, "group": pwd.getpwnam(spec.user).pw_gid, "extra_groups": []}
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             argv,
@@ -140,6 +146,7 @@ def start(lake: Lake, spec: ServiceSpec, port: int = 0) -> tuple[ServiceState, b
             start_new_session=True,  # survives the CLI process and Ctrl-C in its terminal
             cwd=spec.cwd,
             env=spec.env,
+            **as_user,
         )
     state = ServiceState(spec.name, proc.pid, port, argv[0], time.time(), argv, str(log))
     deadline = time.monotonic() + spec.start_timeout_s

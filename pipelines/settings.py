@@ -167,6 +167,19 @@ class Settings(BaseSettings):
         "0 * * * *",
         "Schedule of the `ingest-batch` deployment (cron, UTC); `off` = on demand only.",
     )
+    extract_cron: str = _env(
+        "SHOPLAKE_EXTRACT_CRON", "0 * * * *",
+        "Schedule of the `extract-erp` deployment (cron, UTC; registered only when a database source is "
+        "configured); `off` = on demand only.",
+    )  # fmt: skip
+    extract_chunk_rows: int = _env(
+        "SHOPLAKE_EXTRACT_CHUNK_ROWS", 500_000,
+        "`shoplake extract` lands a table in chunks of this many rows, one ledger commit each (bounds its memory).",
+        gt=0,
+    )  # fmt: skip
+    erp_sim_port: int = _env(
+        "SHOPLAKE_ERP_SIM_PORT", 0, "Loopback port of `shoplake erp-sim start` (0 = any free port)."
+    )
     pipeline_cron: str = _env(
         "SHOPLAKE_PIPELINE_CRON", "off", "Schedule of the `pipeline` deployment (cron, UTC); `off` = on demand only."
     )
@@ -198,7 +211,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "kafka_bootstrap_servers", "prefect_api_url", "ingest_cron", "pipeline_cron", "promote_cron", "promote_target",
-        mode="after",
+        "extract_cron", mode="after",
     )  # fmt: skip
     @classmethod
     def _strip(cls, value: str) -> str:

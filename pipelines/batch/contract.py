@@ -223,6 +223,9 @@ class Contract(_Model):
     format: FileFormat = "csv"
     sheet: str | None = None  # xlsx: the sheet to read (default: the first one)
     header: bool = True  # csv: the first line names the columns (false: columns are column_1, column_2, ...)
+    # A column that marks a row deleted at its source (a soft delete: `deleted_at`, `is_deleted`): when
+    # the winning row of a key has it set (not null; true for a boolean), staging drops the key.
+    deleted_column: str | None = None
     delimiter: str = ","
     encoding: str = "utf-8"
     # Number parsing for every numeric column (a column may override): "1.234,56" is decimal "," thousands ".".
@@ -279,6 +282,7 @@ class Contract(_Model):
             *(("primary_key", k) for k in self.primary_key),
             *(("references", r.column) for r in self.references),
             *((("version_column", self.version_column),) if self.version_column else ()),
+            *((("deleted_column", self.deleted_column),) if self.deleted_column else ()),
             *((("partition_by", self.partition_by.column),) if self.partition_by else ()),
         ):
             if key not in names:
@@ -292,6 +296,8 @@ class Contract(_Model):
         for column in self.columns:
             if self.thousands_of(column) and self.thousands_of(column) == self.decimal_of(column):
                 raise ValueError(f"column {column.name}: thousands separator equals the decimal separator")
+        if self.deleted_column and self.deleted_column in self.primary_key:
+            raise ValueError(f"deleted_column: {self.deleted_column!r} is part of the primary key")
         return self
 
 

@@ -21,6 +21,7 @@ are ingested in order of modification time (then name) within a table, and each 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fnmatch
 import hashlib
@@ -28,10 +29,12 @@ import sys
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from tqdm import tqdm
@@ -60,7 +63,8 @@ from .writer import OrderedWriter
 READ_AHEAD = 2  # exports parsed ahead of validation (each held in memory until validated)
 _TICK = dt.timedelta(microseconds=1)
 
-__all__ = ["FileResult", "FileStatus", "IngestAborted", "IngestReport", "ingest_all", "land_frame", "reprocess"]
+__all__ = ["FileResult", "FileStatus", "FrameLanding", "IngestAborted", "IngestReport", "ingest_all", "land_frame",
+           "landing_frames", "reprocess"]  # fmt: skip
 
 
 class IngestAborted(ShopLakeError):
@@ -80,6 +84,8 @@ class _Export:
     facts: ExportFacts
     source_name: str  # what the rows' `_source_file` says
     extract: bool = False  # a frame landed through the API (Parquet), not a CSV export
+    extract_info: dict[str, Any] | None = None  # what the ledger record says about a database read
+    frame: pl.DataFrame | None = None  # a landed frame still in memory: parsed without reading its file again
     parsed: Parsed | None = None
     rejected: FileRejected | None = None
     crashed: str | None = None  # an unexpected error while reading it (the run goes on without it)
@@ -91,7 +97,15 @@ class _Export:
 
     def parse(self) -> _Export:
         try:
-            self.parsed = read_extract(self.path) if self.extract else read_export(self.path, self.contract, self.facts)
+            if self.frame is not None:
+                frame, self.frame = self.frame, None
+                self.parsed = Parsed(
+                    frame=frame.with_row_index(LINE, offset=1).with_columns(pl.col(LINE).cast(pl.Int64))
+                )
+            elif self.extract:
+                self.parsed = read_extract(self.path)
+            else:
+                self.parsed = read_export(self.path, self.contract, self.facts)
         except FileRejected as exc:
             self.rejected = exc
         except Exception as exc:
@@ -104,6 +118,12 @@ def _crash_text(doing: str, exc: BaseException) -> str:
     traceback.print_exception(exc, file=sys.stderr)
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"ingest crashed while {doing} this file ({type(exc).__name__}: {first}); nothing of it landed"
+
+
+def _known(facts: ExportFacts) -> Future[ExportFacts]:
+    done: Future[ExportFacts] = Future()
+    done.set_result(facts)
+    return done
 
 
 def batch_tables(lake: Lake, contracts: dict[str, Contract]) -> list[str]:
@@ -262,6 +282,7 @@ class _Run:
                     attempt=self.attempt,
                     epoch=epoch,
                     source_path=source_path,
+                    extract=export.extract_info or {},
                 ),
             )
             bar.update()
@@ -297,10 +318,19 @@ class _Source:
     extract: bool = False
     expected_sha: str | None = None
     ingested_at: dt.datetime | None = None
+    extract_info: dict[str, Any] | None = None
+    frame: pl.DataFrame | None = None  # the frame `path` was written from (still in memory)
+    facts: ExportFacts | None = None  # `path`'s hash, when the writer computed it already
 
 
 def _run_exports(
-    run: _Run, sources: list[_Source], report: IngestReport, *, epoch_of: Callable[[str], int], reprocess: bool = False
+    run: _Run,
+    sources: list[_Source],
+    report: IngestReport,
+    *,
+    epoch_of: Callable[[str], int],
+    reprocess: bool = False,
+    close: bool = True,
 ) -> None:
     """Hash, parse, validate and queue each source in order; wait for every write at the end.
 
@@ -318,14 +348,17 @@ def _run_exports(
         return not reprocess and read_ledger_record(lake, table, export.sha, epoch_of(table)) is not None
 
     def load(source: _Source, facts: Future[ExportFacts]) -> _Export:
-        export = _Export(source.contract, source.path, facts.result(), source.name, source.extract)
+        export = _Export(source.contract, source.path, facts.result(), source.name, source.extract, source.extract_info,
+                         source.frame)  # fmt: skip
         if source.expected_sha and export.sha != source.expected_sha:
             export.rejected = FileRejected("the landed file changed since it was ingested (SHA-256 differs)")
             return export
         return export if recorded(export) else export.parse()  # a recorded one is not parsed, but skipped
 
     try:
-        hashes = [hasher.submit(hash_export, source.path) for source in sources]
+        hashes = [
+            _known(source.facts) if source.facts else hasher.submit(hash_export, source.path) for source in sources
+        ]
         loads = list(zip(sources, hashes, strict=True))
         ahead = deque(reader.submit(load, *args) for args in loads[: READ_AHEAD + 1])
         for i, source in enumerate(sources):
@@ -357,7 +390,8 @@ def _run_exports(
                 report.files.append(FileResult(table=table, path=path, status=FileStatus.FAILED, error=error))
         run.writer.wait()
     finally:
-        run.close()
+        if close:
+            run.close()
         reader.shutdown(cancel_futures=True)
         hasher.shutdown(cancel_futures=True)
 
@@ -394,11 +428,17 @@ def ingest_all(
 
 
 def _run_reported(
-    run: _Run, sources: list[_Source], report: IngestReport, *, epoch_of: Callable[[str], int], reprocess: bool = False
+    run: _Run,
+    sources: list[_Source],
+    report: IngestReport,
+    *,
+    epoch_of: Callable[[str], int],
+    reprocess: bool = False,
+    close: bool = True,
 ) -> None:
     """`_run_exports`; if writing fails, mark what was not committed and raise `IngestAborted` with the report."""
     try:
-        _run_exports(run, sources, report, epoch_of=epoch_of, reprocess=reprocess)
+        _run_exports(run, sources, report, epoch_of=epoch_of, reprocess=reprocess, close=close)
     except Exception as exc:
         for f in report.files:
             if f.status == FileStatus.LANDED and not _committed(run.lake, f, epoch_of(f.table)):
@@ -426,6 +466,7 @@ def land_frame(
     source_name: str,
     progress: bool = False,
     wait: bool = True,
+    extract: dict[str, Any] | None = None,
 ) -> FileResult:
     """Land an in-memory frame (e.g. rows read from a database) exactly as `shoplake ingest` lands a file.
 
@@ -434,36 +475,92 @@ def land_frame(
     through the same contract checks, quarantine, ledger and commit as a CSV export. The frame is
     first kept as Parquet under `landing/<table>/_extracts/` (named by its content hash), so
     `--reprocess` can rebuild from it and landing the same rows twice is skipped. `source_name`
-    (e.g. `erp.orders@2025-06-01T02:00`) is what the rows' `_source_file` says.
+    (e.g. `erp.orders@2025-06-01T02:00`) is what the rows' `_source_file` says; `extract` is kept
+    in the ledger record (a database extract's cursor range). Several frames: `landing_frames`.
+    """
+    with landing_frames(settings, table, progress=progress, wait=wait) as landing:
+        return landing.land(frame, source_name=source_name, extract=extract)
+
+
+class FrameLanding:
+    """Lands frames of one table, one ledger record each, in one attempt (see `landing_frames`)."""
+
+    def __init__(
+        self, lake: Lake, contracts: dict[str, Contract], table: str, epoch: int, *, progress: bool, max_share: float
+    ) -> None:
+        self.lake, self.contract, self.epoch = lake, contracts[table], epoch
+        self.run = _Run(lake, contracts, progress=progress, max_quarantine_share=max_share)
+        self.results: list[FileResult] = []
+
+    def land(self, frame: pl.DataFrame, *, source_name: str, extract: dict[str, Any] | None = None) -> FileResult:
+        """Validate and commit one frame (its ledger record is written when this returns)."""
+        path, facts = _keep_extract(self.lake, self.contract.table, frame, source_name)
+        report = IngestReport()
+        source = _Source(self.contract, path, source_name, extract=True, extract_info=extract, frame=frame, facts=facts)
+        _run_reported(self.run, [source], report, epoch_of=lambda _t: self.epoch, close=False)
+        self.results.append(report.files[0])
+        return report.files[0]
+
+
+@contextmanager
+def landing_frames(
+    settings: Settings,
+    table: str,
+    *,
+    replace: Callable[[LedgerRecord], bool] | None = None,
+    command: str | None = None,
+    progress: bool = False,
+    wait: bool = True,
+) -> Iterator[FrameLanding]:
+    """Land several frames of `table` under one hold of the ingest lock, each committed by its own record.
+
+    Memory stays that of one frame however many are landed. With `replace`, the frames go into a
+    new ledger epoch instead, together with the current records `replace` says False for (carried
+    over unchanged); the epoch pointer, written when the block ends without an error, switches
+    readers to it in one step, so the records `replace` selects are dropped from the table then
+    (a database's full refresh). An error or a crash before that leaves the table as it was.
     """
     lake, contracts = Lake(settings.lake_dir).ensure(), contracts_for(settings)
     if table not in contracts:
         raise ShopLakeError(f"no contract for table {table!r} (known: {', '.join(contracts)})")
-    with locks.hold(lake, locks.INGEST, command=f"land_frame {table}", wait=wait):
+    with locks.hold(lake, locks.INGEST, command=command or f"land_frame {table}", wait=wait):
         recover(lake, batch_tables(lake, contracts))
-        path = _keep_extract(lake, table, frame, source_name)
-        report = IngestReport()
-        epochs = {t: epoch_pointer(lake, t).epoch for t in contracts}
-        source = _Source(contracts[table], path, source_name, extract=True)
-        run = _Run(lake, contracts, progress=progress, max_quarantine_share=settings.max_quarantine_share)
-        _run_reported(run, [source], report, epoch_of=epochs.__getitem__)
-    return report.files[0]
+        epoch = epoch_pointer(lake, table).epoch
+        if replace is not None:
+            current, epoch = epoch, max(lake.ledger_epochs(table), default=0) + 1
+            for record in read_table_records(lake, table, current):
+                if not replace(record):
+                    write_ledger_record(lake, dataclasses.replace(record, epoch=epoch))
+        landing = FrameLanding(
+            lake, contracts, table, epoch, progress=progress, max_share=settings.max_quarantine_share
+        )
+        try:
+            yield landing
+        except BaseException:
+            landing.run.close()  # no write job may still run while leftovers are removed
+            if replace is not None:
+                recover(lake, [table])  # the unfinished epoch and its files were never committed: gone now
+            raise
+        landing.run.close()
+        if replace is not None:
+            write_epoch(lake, table, epoch)  # the commit point: readers switch to the new epoch
 
 
-def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str) -> Path:
-    """Write the frame once under landing/<table>/_extracts/, named by its content hash."""
+def _keep_extract(lake: Lake, table: str, frame: pl.DataFrame, source_name: str) -> tuple[Path, ExportFacts]:
+    """Write the frame once under landing/<table>/_extracts/, named by its content hash (returned with it)."""
     directory = lake.extracts_dir(table)
     directory.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(directory / f"{_safe(source_name)}.parquet")
     try:
         frame.write_parquet(tmp, compression="snappy", statistics=True)
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        data = tmp.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
         path = directory / f"{_safe(source_name)}-{digest[:12]}.parquet"
         if not path.exists():  # the same rows landed before: keep the first copy
             publish_file(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+    return path, ExportFacts(sha256=digest, size=len(data), has_quote=False, ends_with_newline=True)
 
 
 def _safe(name: str) -> str:
@@ -496,7 +593,7 @@ def reprocess(settings: Settings, table: str, *, progress: bool = True, wait: bo
         new_epoch = max(lake.ledger_epochs(table), default=0) + 1
         sources = [
             _Source(contracts[table], path, r.source_file, extract=path.parent == lake.extracts_dir(table),
-                    expected_sha=r.sha256, ingested_at=r.ingested_datetime)
+                    expected_sha=r.sha256, ingested_at=r.ingested_datetime, extract_info=r.extract or None)
             for r, path in zip(records, paths, strict=True)
         ]  # fmt: skip
         run = _Run(lake, contracts, progress=progress, max_quarantine_share=settings.max_quarantine_share)

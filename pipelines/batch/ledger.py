@@ -40,6 +40,9 @@ class LedgerRecord:
     attempt: str = ""  # the ingest attempt that wrote the outputs (part of their names)
     epoch: int = 0
     source_path: str = ""  # lake-relative path of the landed file, read again by --reprocess
+    # For rows read from a database (`pipelines/extract`): the source and the cursor range they cover.
+    # Written in the same record that commits the rows, so a high-water mark never runs ahead of them.
+    extract: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.rows_in != self.rows_landed + self.rows_quarantined:

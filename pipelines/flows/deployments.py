@@ -1,8 +1,9 @@
 """The deployments `shoplake serve` registers, with schedules and triggers taken from settings.
 
 - ingest-batch: cron (`SHOPLAKE_INGEST_CRON`, hourly)
+- extract-erp: cron (`SHOPLAKE_EXTRACT_CRON`, hourly), only when a database source is configured
 - transform: after every finished `ingest_batch` run, completed or failed (a run that lists a file it
-  could not land is red, but the files it did land count)
+  could not land is red, but the files it did land count), and after every completed `extract_erp` run
 - quality: after every completed `transform` run
 - pipeline: ingest -> transform -> quality, on demand (or `SHOPLAKE_PIPELINE_CRON`)
 - clickstream-continuous: the long-running writer, restarted every `SHOPLAKE_CLICKSTREAM_RESTART_SECONDS`
@@ -50,6 +51,8 @@ def build_deployments(settings: Settings) -> DeploymentPlan:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.deployments.runner import EntrypointType
 
+    from ..extract.run import configured_sources
+    from .extract import extract_erp
     from .ingest import ingest_batch, ingest_clickstream
     from .pipeline import pipeline
     from .promote import promote
@@ -59,14 +62,19 @@ def build_deployments(settings: Settings) -> DeploymentPlan:
     common: dict[str, Any] = {"tags": TAGS, "entrypoint_type": EntrypointType.MODULE_PATH}
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
     plan = DeploymentPlan()
+    sources = configured_sources(settings)
+    transform_triggers = [after_completed("ingest_batch", or_failed=True)]
+    if sources:
+        transform_triggers.append(after_completed("extract_erp"))
     plan.deployments += [
         ingest_batch.to_deployment(
             "ingest-batch", cron=_cron(settings.ingest_cron), concurrency_limit=one_at_a_time,
             description="Land new batch exports (contract checks, quarantine, ledger).", **common,
         ),
         transform.to_deployment(
-            "transform", triggers=[after_completed("ingest_batch", or_failed=True)], concurrency_limit=one_at_a_time,
-            description="dbt build after each batch ingest (also one that failed a file); publishes a snapshot.",
+            "transform", triggers=transform_triggers, concurrency_limit=one_at_a_time,
+            description="dbt build after each batch ingest (also one that failed a file) or database extract; "
+            "publishes a snapshot.",
             **common,
         ),
         pipeline.to_deployment(
@@ -91,6 +99,15 @@ def build_deployments(settings: Settings) -> DeploymentPlan:
                     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
                 ),
                 description="The long-running clickstream writer; restarted by schedule if it stops.", **common,
+            )
+        )  # fmt: skip
+    if not sources:
+        plan.skipped.append("extract-erp: no database source configured (contracts/sources/*.yml with its URL set)")
+    else:
+        plan.deployments.append(
+            extract_erp.to_deployment(
+                "extract-erp", cron=_cron(settings.extract_cron), concurrency_limit=one_at_a_time,
+                description=f"Read new and changed rows of {', '.join(sources)} into the lake.", **common,
             )
         )  # fmt: skip
     if not settings.promote_target:

@@ -146,17 +146,22 @@ def contract_vars(contracts: dict[str, Contract] | None = None) -> dict[str, Any
     """
     contracts = load_contracts() if contracts is None else contracts
     return {
-        "contracts": {
-            table: {
-                "primary_key": list(c.primary_key),
-                "version_column": c.version_column,
-                "column_types": {column.name: column.type for column in c.columns},
-            }
-            for table, c in sorted(contracts.items())
-        },
+        "contracts": {table: _contract_facts(c) for table, c in sorted(contracts.items())},
         "key_data_types": _key_data_types(contracts),
         **_order_statuses(contracts),
     }
+
+
+def _contract_facts(contract: Contract) -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "primary_key": list(contract.primary_key),
+        "version_column": contract.version_column,
+        "column_types": {column.name: column.type for column in contract.columns},
+    }
+    if contract.deleted_column:  # only when declared: the shipped contracts' vars stay as dbt_project.yml has them
+        facts["deleted_column"] = contract.deleted_column
+        facts["deleted_is_flag"] = contract.column(contract.deleted_column).type == "boolean"
+    return facts
 
 
 def dbt_vars(settings: Settings) -> dict[str, Any]:

@@ -191,8 +191,10 @@ def test_promote_fails_naming_the_table_that_did_not_load(tmp_path, monkeypatch)
     assert _task_run_counts(state.state_details.flow_run_id) == [1]  # a finished report is not retried
 
 
-def test_deployments_follow_settings(tmp_path) -> None:
+def test_deployments_follow_settings(tmp_path, monkeypatch) -> None:
     from pipelines.flows.deployments import build_deployments
+
+    monkeypatch.delenv("SHOPLAKE_ERP_URL", raising=False)  # no database source configured here
 
     env = {"SHOPLAKE_LAKE_DIR": str(tmp_path), "SHOPLAKE_INGEST_CRON": "*/15 * * * *"}
     plan = build_deployments(Settings.from_env(env))
@@ -212,10 +214,10 @@ def test_deployments_follow_settings(tmp_path) -> None:
         "pipelines.flows.quality.quality",
     }
     assert by_name["quality"].triggers[0].match_related.root["prefect.resource.name"] == "transform"
-    # promote needs SHOPLAKE_PROMOTE_TARGET: reported as not registered, not faked
-    assert sorted(s.split(":")[0] for s in plan.skipped) == ["promote"]
+    # promote needs SHOPLAKE_PROMOTE_TARGET, extract-erp a database source: reported as not registered, not faked
+    assert sorted(s.split(":")[0] for s in plan.skipped) == ["extract-erp", "promote"]
     promoting = build_deployments(Settings.from_env({**env, "SHOPLAKE_PROMOTE_TARGET": "snowsim"}))
-    assert promoting.skipped == [] and "promote" in promoting.names
+    assert [s.split(":")[0] for s in promoting.skipped] == ["extract-erp"] and "promote" in promoting.names
     promote_deployment = next(d for d in promoting.deployments if d.name == "promote")
     assert promote_deployment.parameters == {"target": "snowsim"}
 
