@@ -48,7 +48,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import storage
 from .storage import LakePath, ObjectPath
@@ -324,19 +324,3 @@ class Lake:
                      self.results_root):  # fmt: skip
             storage.ensure_dir(zone)
         return self
-
-
-# The write mechanics moved to `pipelines.storage`; these names are forwarded for code that still
-# imports them from here (other branches in flight). New code imports them from storage.
-_MOVED_TO_STORAGE = frozenset({
-    "TMP_SUFFIX", "temp_path", "publish_file", "atomic_path", "write_parquet_atomic",
-    "write_text_atomic", "write_json_atomic", "append_jsonl",
-})  # fmt: skip
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_STORAGE:
-        from . import storage
-
-        return getattr(storage, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

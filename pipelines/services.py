@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ShopLakeError
-from .lake import Lake, write_json_atomic
+from .lake import Lake
+from .storage import write_json_atomic
 
 HOST = "127.0.0.1"
 

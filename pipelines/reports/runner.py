@@ -22,8 +22,9 @@ from rich import box
 from rich.table import Table
 
 from ..errors import ShopLakeError
-from ..lake import Lake, write_text_atomic
+from ..lake import Lake
 from ..settings import Settings
+from ..storage import write_text_atomic
 from ..warehouse.query import render_table
 from ..warehouse.sandbox import check_read_only
 from .catalog import REPORTS_DIR, Report, parse_report, report_paths

@@ -15,8 +15,9 @@ import shutil
 from pathlib import Path
 
 from ..errors import ShopLakeError
-from ..lake import Lake, atomic_path
+from ..lake import Lake
 from ..settings import Settings
+from ..storage import atomic_path
 from .dbt import invoke_dbt
 from .serving import release_dbt_duckdb
 

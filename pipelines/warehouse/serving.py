@@ -26,7 +26,8 @@ import duckdb
 
 from .. import locks
 from ..errors import ShopLakeError
-from ..lake import TMP_SUFFIX, Lake, atomic_path, write_text_atomic
+from ..lake import Lake
+from ..storage import TMP_SUFFIX, atomic_path, write_text_atomic
 from .sandbox import connect_reader
 
 KEEP_SNAPSHOTS = 3

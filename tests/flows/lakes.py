@@ -7,8 +7,9 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.generate.batch import REFERENCE_END_DATE, generate_exports
-from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.lake import Lake
 from pipelines.settings import Settings
+from pipelines.storage import write_parquet_atomic
 
 from ..helpers import commit_raw_file
 

@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 from pipelines.alerts import read_alert_log
-from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.lake import Lake
 from pipelines.settings import Settings
+from pipelines.storage import write_parquet_atomic
 from pipelines.warehouse.query import run_query
 
 from ..helpers import commit_raw_file

@@ -7,8 +7,9 @@ import datetime as dt
 import duckdb
 
 from pipelines.batch.ledger import LedgerRecord, write_ledger_record
-from pipelines.lake import Lake, write_text_atomic
+from pipelines.lake import Lake
 from pipelines.quality.checks import alerts_for, anomaly_checks, ledger_checks
+from pipelines.storage import write_text_atomic
 
 
 def _ledger(lake: Lake, table: str, rows_in: int, quarantined: int, imputed: int = 0) -> None:

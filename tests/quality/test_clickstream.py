@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from pipelines.alerts import AlertRouter, read_alert_log
-from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.lake import Lake
 from pipelines.quality.clickstream import ClickstreamMonitor, ClickstreamParams, check_clickstream
+from pipelines.storage import write_parquet_atomic
 
 NOW = dt.datetime(2026, 11, 26, 0, 0, 30, tzinfo=dt.timezone.utc)  # windows straddle midnight
 MIX = {"page_view": 50, "product_view": 40, "search": 10, "add_to_cart": 12, "checkout_start": 8, "purchase": 6}

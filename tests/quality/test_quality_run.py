@@ -9,11 +9,12 @@ import re
 import polars as pl
 
 from pipelines.cli import main
-from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.lake import Lake
 from pipelines.quality.checks import run_quality
 from pipelines.quality.volume import check_volume
 from pipelines.results import DQ_RESULTS, read_results
 from pipelines.settings import Settings
+from pipelines.storage import write_parquet_atomic
 from pipelines.warehouse.query import run_query
 
 from ..helpers import commit_raw_file

@@ -22,10 +22,11 @@ import yaml
 
 from pipelines.alerts import Severity, read_alert_log
 from pipelines.cli import main
-from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.lake import Lake
 from pipelines.quality.status import CheckStatus
 from pipelines.results import DQ_RESULTS, SCHEMAS, TABLES, read_results
 from pipelines.settings import REPO_ROOT, Settings
+from pipelines.storage import write_parquet_atomic
 from pipelines.warehouse.query import run_query
 
 RESULTS_MODELS = {

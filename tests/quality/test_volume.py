@@ -7,8 +7,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.lake import Lake, write_parquet_atomic
+from pipelines.lake import Lake
 from pipelines.quality.volume import check_volume, volume_band
+from pipelines.storage import write_parquet_atomic
 
 from ..helpers import commit_raw_file
 

@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from pipelines import cli
-from pipelines.lake import write_parquet_atomic
 from pipelines.settings import Settings
+from pipelines.storage import write_parquet_atomic
 from pipelines.warehouse import snowsim
 from pipelines.warehouse.promote import (
     _create_table,

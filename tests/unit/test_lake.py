@@ -3,7 +3,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.lake import Lake, atomic_path, write_parquet_atomic
+from pipelines.lake import Lake
+from pipelines.storage import atomic_path, write_parquet_atomic
 
 
 def test_atomic_path_replaces_whole_file(tmp_path: Path) -> None:
