@@ -120,3 +120,37 @@ def copy_lake(source: Lake, root: Path, *, snapshot: bool, warehouse: bool = Fal
         shutil.copyfile(source.snapshot_path(snapshot_id), lake.snapshot_path(snapshot_id))
         lake.serving_pointer.write_text(snapshot_id + "\n", encoding="utf-8")
     return lake
+
+
+def kill_writers_while_producing(
+    case: Any, *, rate: int, duration_s: float, seed: int, min_kills: int, pause: tuple[float, float], rng_seed: int
+) -> tuple[int, int]:
+    """Produce in a thread while `shoplake stream --forever` writers are killed (-9) at random moments.
+
+    After every kill no event may be visible twice. Returns (kills, events produced). `case` is a
+    stream test case (local lake or S3) with `produce`, `spawn_writer` and `counts`.
+    """
+    import random
+    import threading
+    import time
+
+    rng = random.Random(rng_seed)
+    produced: dict[str, Any] = {}
+
+    def producer() -> None:
+        produced["result"] = case.produce(rate=rate, duration_s=duration_s, seed=seed)
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    kills = 0
+    env = {"SHOPLAKE_STREAM_FLUSH_SECONDS": "0.2", "SHOPLAKE_STREAM_COMPACT_FILES": "6"}
+    while kills < min_kills or thread.is_alive():
+        proc = case.spawn_writer("--forever", **env)
+        time.sleep(rng.uniform(*pause))
+        proc.kill()
+        proc.wait()
+        kills += 1
+        rows, distinct = case.counts()
+        assert rows == distinct, f"doubled events visible after kill {kills}"
+    thread.join()
+    return kills, produced["result"].events

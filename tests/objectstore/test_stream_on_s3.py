@@ -4,7 +4,6 @@ compaction committed by the checkpoint (no rename, no folder swap)."""
 from __future__ import annotations
 
 import itertools
-import random
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from pipelines.stream import checkpoint as checkpoints
 from pipelines.stream.broker import ensure_topic
 from pipelines.stream.writer import run_stream
 
+from ..helpers import kill_writers_while_producing
 from ..stream.conftest import PARTITIONS, StreamCase, bootstrap  # noqa: F401 - the session broker fixture
 from .conftest import child_env
 
@@ -55,27 +55,10 @@ def case(bootstrap: str, s3_lake: Lake) -> Iterator[S3StreamCase]:  # noqa: F811
 
 
 def test_kill_9_of_the_writer_on_s3_loses_and_doubles_nothing(case: S3StreamCase) -> None:
-    rng = random.Random(16)
-    produced = {}
-
-    def producer() -> None:
-        produced["result"] = case.produce(rate=2_000, duration_s=12.0, seed=5)
-
-    thread = threading.Thread(target=producer)
-    thread.start()
-    kills = 0
-    env = {"SHOPLAKE_STREAM_FLUSH_SECONDS": "0.2", "SHOPLAKE_STREAM_COMPACT_FILES": "6"}
-    while kills < 8 or thread.is_alive():
-        proc = case.spawn_writer("--forever", **env)
-        time.sleep(rng.uniform(1.2, 2.8))
-        proc.kill()
-        proc.wait()
-        kills += 1
-        rows, distinct = case.counts()
-        assert rows == distinct, f"doubled events visible after kill {kills}"
-    thread.join()
+    _kills, total = kill_writers_while_producing(
+        case, rate=2_000, duration_s=12.0, seed=5, min_kills=8, pause=(1.2, 2.8), rng_seed=16
+    )
     final = run_stream(case.lake, case.config(), "until-caught-up")
-    total = produced["result"].events
     assert case.counts() == (total, total)
     assert final.events < total  # the killed writers did most of the work
     # Nothing on local disk but state: the spool of files being built is emptied on restart.

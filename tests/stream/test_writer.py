@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import random
 import re
 import signal
 import threading
@@ -22,6 +21,7 @@ from pipelines.stream.config import StopReason
 from pipelines.stream.wiring import run_clickstream
 from pipelines.stream.writer import run_stream
 
+from ..helpers import kill_writers_while_producing
 from .conftest import StreamCase
 
 
@@ -119,27 +119,10 @@ def test_sigterm_flushes_and_exits_zero(case: StreamCase) -> None:
 
 
 def test_kill_9_at_random_moments_loses_and_doubles_nothing(case: StreamCase) -> None:
-    rng = random.Random(20)
-    produced = {}
-
-    def producer() -> None:
-        produced["result"] = case.produce(rate=2_500, duration_s=18.0, seed=3)
-
-    thread = threading.Thread(target=producer)
-    thread.start()
-    kills = 0
-    env = {"SHOPLAKE_STREAM_FLUSH_SECONDS": "0.2", "SHOPLAKE_STREAM_COMPACT_FILES": "6"}
-    while kills < 20 or thread.is_alive():
-        proc = case.spawn_writer("--forever", **env)
-        time.sleep(rng.uniform(0.4, 1.6))
-        proc.kill()
-        proc.wait()
-        kills += 1
-        rows, distinct = case.counts()
-        assert rows == distinct, f"doubled events visible after kill {kills}"
-    thread.join()
+    kills, total = kill_writers_while_producing(
+        case, rate=2_500, duration_s=18.0, seed=3, min_kills=20, pause=(0.4, 1.6), rng_seed=20
+    )
     final = run_stream(case.lake, case.config(), "until-caught-up")
-    total = produced["result"].events
     assert kills >= 20
     assert case.counts() == (total, total)
     assert final.events < total  # the killed writers did most of the work
