@@ -195,6 +195,19 @@ def _cmd_snowsim(args: argparse.Namespace) -> int:
 def _cmd_promote(args: argparse.Namespace) -> int:
     from .warehouse.promote import promote
 
+    if args.snowpipe_ddl:
+        from .warehouse.snowpipe import render
+
+        print(render(get_settings(), args.table or None, args.sqs_arn))
+        return 0
+    if args.follow:
+        from .warehouse.follow import follow
+
+        followed = follow(
+            get_settings(), args.target, interval=args.interval, build=not args.no_build, max_cycles=args.max_cycles
+        )
+        print(followed.render())
+        return 0 if all(c.ok for c in followed.cycles[-1:]) else 1
     report = promote(
         get_settings(), args.target, tables=args.table or None,
         on_new_column="refuse" if args.refuse_new_columns else "add", build=not args.no_build,
@@ -442,6 +455,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--refuse-new-columns", action="store_true",
         help="refuse a table whose lake files have columns the Snowflake table lacks (default: add them, nullable)",
     )  # fmt: skip
+    p.add_argument(
+        "--follow", action="store_true",
+        help="keep promoting: every --interval seconds load newly committed files, then dbt build only the models "
+        "downstream of what loaded (clicks: fct_sessions, funnel_daily); SIGTERM/Ctrl-C stops after the cycle",
+    )  # fmt: skip
+    p.add_argument("--interval", type=float, default=15.0, help="with --follow: seconds between cycles (default 15)")
+    p.add_argument("--max-cycles", type=int, default=None, help="with --follow: stop after N cycles (default: run)")
+    p.add_argument(
+        "--snowpipe-ddl", action="store_true",
+        help="print the Snowpipe alternative to --follow for a lake on S3 (external stage, CREATE PIPE ... "
+        "AUTO_INGEST per stream table, the bucket notification JSON) and exit; runs nothing",
+    )  # fmt: skip
+    p.add_argument("--sqs-arn", default=None, help="with --snowpipe-ddl: the pipes' notification_channel (SHOW PIPES)")
 
     p = add("parity", _cmd_parity, "Compare every mart of the DuckDB build with the Snowflake build.")
     p.add_argument("--target", choices=targets, default="prod", help="Snowflake target (default prod)")

@@ -29,6 +29,11 @@ INGEST = "ingest"  # batch ingest and extract: one writer of raw/, quarantine/ a
 WAREHOUSE = "warehouse"  # dbt builds and snapshot publishing: DuckDB allows one writer per file
 
 
+def promotion(target: str) -> str:
+    """One promotion (`shoplake promote`, a follower's cycle) per Snowflake target at a time."""
+    return f"promote.{target}"
+
+
 def stream_writer(table: str, topic: str) -> str:
     """One stream writer per table and topic (log name) of a lake."""
     return f"stream.{table}.{topic}"

@@ -7,7 +7,7 @@ import pandas as pd
 import shoplake_ui as ui
 import streamlit as st
 
-from pipelines.dashboard.live import FUNNEL_STEPS, clickstream_live
+from pipelines.dashboard.live import FUNNEL_STEPS, clickstream_live, clickstream_live_snowflake
 from pipelines.settings import get_settings
 
 st.title("Clickstream")
@@ -34,17 +34,26 @@ def _duration(age: dt.timedelta) -> str:
 
 @st.fragment(run_every=ui.LIVE_REFRESH_S)
 def live_panel(window_minutes: int) -> None:
-    """Re-runs alone every few seconds; the lake read is cheap and uncached on purpose (it is live)."""
-    live = clickstream_live(get_settings(), window_minutes)
+    """Re-runs alone every few seconds, uncached on purpose (it is live): the lake on the local snapshot,
+    Snowflake's RAW events (kept a minute behind by `shoplake promote --follow`) on the Snowflake source."""
+    on_snowflake = ui.target() != "dev"
+    if on_snowflake:
+        live = clickstream_live_snowflake(ui.backend(), window_minutes)
+    else:
+        live = clickstream_live(get_settings(), window_minutes)
     if live is None:
-        st.info("No clickstream events in the lake yet: run `shoplake stream` (or `shoplake demo`).")
+        where = (
+            "Snowflake yet: run `shoplake promote --follow`" if on_snowflake else "the lake yet: run `shoplake stream`"
+        )
+        st.info(f"No clickstream events in {where} (or `shoplake demo`).")
         return
     age = _age(live.newest_event)
     cols = st.columns(3)
     cols[0].metric("Newest event (UTC)", f"{pd.Timestamp(live.newest_event):%H:%M:%S}", help=f"{live.newest_event}")
     cols[1].metric("Freshness (age of newest event)", _duration(age))
     cols[2].metric(f"Events in the last {window_minutes} min", f"{live.window_events:,}")
-    st.caption(f"Refreshed {pd.Timestamp.now(tz='UTC'):%H:%M:%S} UTC, every {ui.LIVE_REFRESH_S} s.")
+    source = "Snowflake RAW.CLICKSTREAM_EVENTS" if on_snowflake else "the lake"
+    st.caption(f"Refreshed {pd.Timestamp.now(tz='UTC'):%H:%M:%S} UTC from {source}, every {ui.LIVE_REFRESH_S} s.")
 
     st.subheader("Events per minute")
     per_minute = live.per_minute.assign(time=live.per_minute["minute"].dt.strftime("%H:%M"))

@@ -21,6 +21,7 @@ from ..lake import CLICKSTREAM_TABLE, Lake
 from ..settings import Settings
 from ..storage import LakePath
 from ..warehouse.sandbox import connect_reader
+from .backends import Backend
 
 RECENT_FILES_MARGIN = dt.timedelta(minutes=10)  # late files: stream writers flush micro-batches late
 FUNNEL_STEPS = {  # step -> the contract's event type; the same steps as the `funnel_daily` mart
@@ -114,6 +115,59 @@ def _read_window(files: list[LakePath], window_minutes: int, lake_uri: str | Non
         files_read=len(files),
         per_minute=per_minute,
         funnel=pd.DataFrame({"step": list(FUNNEL_STEPS), "sessions": [int(n) for n in sessions]}),
+        top_pages=pages,
+        top_products=products,
+    )
+
+
+# -- over Snowflake ----------------------------------------------------------------------------
+
+RAW_EVENTS = f"RAW.{CLICKSTREAM_TABLE.upper()}"  # what promotion (nightly, --follow) or Snowpipe loads
+
+
+def clickstream_live_snowflake(backend: Backend, window_minutes: int = 30) -> LiveClicks | None:
+    """The same panel over the Snowflake target: `RAW.CLICKSTREAM_EVENTS`, which `shoplake promote --follow`
+    keeps about a minute behind the lake (fresher than any mart). Duplicated rows (a Snowpipe-fed table
+    after a writer crash) count once, as in `stg_clickstream__events`."""
+    newest_df = backend.query(f"select max(event_time) as newest from {RAW_EVENTS}")
+    newest = newest_df["newest"].iloc[0] if len(newest_df) else None
+    if newest is None or pd.isna(newest):
+        return None
+    newest = pd.Timestamp(newest)
+    newest = newest.tz_convert("UTC") if newest.tzinfo else newest.tz_localize("UTC")
+    since = (newest - pd.Timedelta(minutes=window_minutes)).to_pydatetime()
+    recent = (
+        f"(select event_type, session_id, page_url, product_id, event_time from {RAW_EVENTS} "
+        "where event_time >= ? qualify row_number() over (partition by event_id order by event_id) = 1)"
+    )
+    per_minute = backend.query(
+        "select date_trunc('minute', convert_timezone('UTC', event_time))::timestamp_ntz as minute, event_type, "
+        f"count(*) as events from {recent} as r group by 1, 2 order by 1, 2",
+        [since],
+    )
+    counts = ", ".join(f"count(distinct case when event_type = ? then session_id end) as s{i}"
+                       for i in range(len(FUNNEL_STEPS)))  # fmt: skip
+    sessions = backend.query(f"select {counts} from {recent} as r", [*FUNNEL_STEPS.values(), since])
+    pages = backend.query(
+        f"select page_url, count(*) as events from {recent} as r where page_url is not null "
+        "group by 1 order by 2 desc, 1 limit 10",
+        [since],
+    )
+    products = backend.query(
+        f"select product_id, count(*) as events from {recent} as r where product_id is not null "
+        "group by 1 order by 2 desc, 1 limit 10",
+        [since],
+    )
+    per_minute["minute"] = pd.to_datetime(per_minute["minute"])
+    per_minute["events"] = per_minute["events"].astype("int64")
+    for frame in (pages, products):
+        frame["events"] = frame["events"].astype("int64")
+    return LiveClicks(
+        newest_event=newest.tz_convert(None).to_pydatetime(),
+        window_events=int(per_minute["events"].sum()) if len(per_minute) else 0,
+        files_read=0,
+        per_minute=per_minute,
+        funnel=pd.DataFrame({"step": list(FUNNEL_STEPS), "sessions": [int(n) for n in sessions.iloc[0]]}),
         top_pages=pages,
         top_products=products,
     )

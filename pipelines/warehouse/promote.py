@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from .. import catalog, storage
+from .. import catalog, locks, storage
 from ..batch.contract import load_contracts
 from ..console import number, render, table
 from ..errors import ShopLakeError
@@ -638,16 +638,16 @@ def promote_table(cur, lake: Lake, table: str, *, on_new_column: str = "add", pr
     return result
 
 
-def promote(
+def load_tables(
     settings: Settings,
     target: str = "prod",
     *,
     tables: list[str] | None = None,
     on_new_column: str = "add",
-    build: bool = True,
     progress: bool = True,
 ) -> PromotionReport:
-    """`shoplake promote`: every raw table and results table of the lake into Snowflake, then `dbt build` there."""
+    """Steps 1-5 of the protocol for every raw and results table (no dbt build, no lock: callers hold
+    the promotion lock). `promote` and the follower's cycles (`follow.py`) both load through this."""
     from snowflake.connector import errors as sf_errors
 
     started = time.monotonic()
@@ -667,7 +667,13 @@ def promote(
         ensure_raw(cur)
         if lake.is_remote:
             ensure_external_stage(cur, lake, integration if target == "prod" else "")
+        from .snowpipe import pipe_fed_tables
+
+        piped = pipe_fed_tables(cur)  # a pipe's load history is its own: never load its table here too
         for table in names:
+            if table in piped:
+                report.tables.append(TablePromotion(table=table, message="loaded by its Snowpipe; left alone"))
+                continue
             try:
                 outcome = promote_table(cur, lake, table, on_new_column=on_new_column, progress=progress)
             except (sf_errors.Error, ShopLakeError) as exc:
@@ -681,11 +687,30 @@ def promote(
     finally:
         con.close()
     report.seconds = time.monotonic() - started
-    if build and report.tables and not any(t.status.is_failed for t in report.tables):
-        from .dbt import run_dbt_build
+    return report
 
-        dbt_result = run_dbt_build(settings, target=target, progress=progress, publish=False)
-        report.dbt_success, report.dbt_summary = dbt_result.success, dbt_result.summary()
-    elif build and report.tables:
-        report.dbt_summary = "dbt build skipped: fix the tables above first (the marts were left as they were)"
+
+def promote(
+    settings: Settings,
+    target: str = "prod",
+    *,
+    tables: list[str] | None = None,
+    on_new_column: str = "add",
+    build: bool = True,
+    progress: bool = True,
+) -> PromotionReport:
+    """`shoplake promote`: every raw table and results table of the lake into Snowflake, then `dbt build` there.
+
+    Holds the target's promotion lock for the load and the build, so a nightly promote and a
+    follower (`shoplake promote --follow`) take turns instead of loading or building at once.
+    """
+    with locks.hold(Lake.of(settings), locks.promotion(target), command="shoplake promote"):
+        report = load_tables(settings, target, tables=tables, on_new_column=on_new_column, progress=progress)
+        if build and report.tables and not any(t.status.is_failed for t in report.tables):
+            from .dbt import run_dbt_build
+
+            dbt_result = run_dbt_build(settings, target=target, progress=progress, publish=False)
+            report.dbt_success, report.dbt_summary = dbt_result.success, dbt_result.summary()
+        elif build and report.tables:
+            report.dbt_summary = "dbt build skipped: fix the tables above first (the marts were left as they were)"
     return report
