@@ -207,6 +207,12 @@ class Settings(BaseSettings):
         "SHOPLAKE_PROMOTE_TARGET", "",
         "dbt target the nightly `promote` deployment loads (`prod` or `snowsim`); empty = no promote deployment.",
     )  # fmt: skip
+    promote_follow_seconds: float = _env(
+        "SHOPLAKE_PROMOTE_FOLLOW_SECONDS", 15.0,
+        "Cycle interval of the `promote-follow` deployment (continuous promotion, registered with "
+        "SHOPLAKE_PROMOTE_TARGET); 0 = no follower deployment.",
+        ge=0,
+    )  # fmt: skip
     flow_retries: int = _env(
         "SHOPLAKE_FLOW_RETRIES", 3, "Retries of flow steps that touch the network (broker, Snowflake, webhooks)."
     )

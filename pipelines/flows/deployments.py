@@ -9,6 +9,12 @@
 - clickstream-continuous: the long-running writer, restarted every `SHOPLAKE_CLICKSTREAM_RESTART_SECONDS`
   if it is not running (concurrency 1, new runs cancelled while one runs); clickstream-bounded on demand
 - promote: nightly (`SHOPLAKE_PROMOTE_CRON`) when `SHOPLAKE_PROMOTE_TARGET` is set
+- promote-follow: the long-running follower (`shoplake promote --follow`), cycles every
+  `SHOPLAKE_PROMOTE_FOLLOW_SECONDS`, restarted every FOLLOW_RESTART_SECONDS if it is not running
+  (concurrency 1, new runs cancelled while one runs), when `SHOPLAKE_PROMOTE_TARGET` is set. One long
+  run rather than a per-minute schedule of single cycles: cycles can be shorter than a cron minute,
+  dbt's parsed project stays warm in the process, and the UI shows one run with a log line per cycle
+  instead of 1,440 runs a day; a crash loses nothing (the promotion protocol) and the schedule restarts it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from ..settings import Settings
 
 TAGS = ["shoplake"]
+FOLLOW_RESTART_SECONDS = 60
 
 
 @dataclass
@@ -55,7 +62,7 @@ def build_deployments(settings: Settings) -> DeploymentPlan:
     from .extract import extract_erp
     from .ingest import ingest_batch, ingest_clickstream
     from .pipeline import pipeline
-    from .promote import promote
+    from .promote import promote, promote_follow
     from .quality import quality
     from .transform import transform
 
@@ -117,6 +124,22 @@ def build_deployments(settings: Settings) -> DeploymentPlan:
             promote.to_deployment(
                 "promote", cron=_cron(settings.promote_cron), parameters={"target": settings.promote_target},
                 concurrency_limit=one_at_a_time, description="Nightly promotion of the lake to Snowflake.", **common,
+            )
+        )  # fmt: skip
+    if not settings.promote_target:
+        plan.skipped.append("promote-follow: not configured (SHOPLAKE_PROMOTE_TARGET is empty)")
+    elif settings.promote_follow_seconds <= 0:
+        plan.skipped.append("promote-follow: SHOPLAKE_PROMOTE_FOLLOW_SECONDS is 0")
+    else:
+        plan.deployments.append(
+            promote_follow.to_deployment(
+                "promote-follow", interval=FOLLOW_RESTART_SECONDS,
+                parameters={"target": settings.promote_target, "interval": settings.promote_follow_seconds},
+                concurrency_limit=ConcurrencyLimitConfig(
+                    limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+                ),
+                description="Continuous promotion: new lake files into Snowflake RAW within a cycle, then the "
+                "marts downstream of them (incremental); restarted by schedule if it stops.", **common,
             )
         )  # fmt: skip
     return plan

@@ -1,4 +1,5 @@
-"""Promote flow: load the lake into Snowflake (nightly) when `SHOPLAKE_PROMOTE_TARGET` is set."""
+"""Promote flows: load the lake into Snowflake (nightly) when `SHOPLAKE_PROMOTE_TARGET` is set, and
+`promote-follow`, the long-running follower that keeps Snowflake about a minute behind the lake."""
 
 from __future__ import annotations
 
@@ -58,3 +59,31 @@ def promote(target: str | None = None) -> dict[str, Any] | None:
         get_run_logger().warning("promote: not configured (SHOPLAKE_PROMOTE_TARGET is empty)")
         return None
     return promote_task()(target)
+
+
+@task(name="follow-into-snowflake")
+def follow_step(target: str, interval: float, max_cycles: int | None, build: bool) -> dict[str, Any]:
+    """The follower's loop (`warehouse.follow.follow`); each cycle's line goes to the run's log."""
+    from ..warehouse.follow import follow
+
+    logger = get_run_logger()
+    report = follow(
+        get_settings(), target, interval=interval, max_cycles=max_cycles, build=build, log=logger.info,
+        warn=logger.error, handle_signals=False,
+    )  # fmt: skip
+    logger.info(report.render())
+    return {"cycles": len(report.cycles), "failed_cycles": sum(not c.ok for c in report.cycles)}
+
+
+@flow(name="promote-follow", on_failure=[alert_on_failure], on_crashed=[alert_on_failure])
+def promote_follow(
+    target: str | None = None, interval: float | None = None, max_cycles: int | None = None, build: bool = True
+) -> dict[str, Any] | None:
+    """Follow the lake into the Snowflake target: load new committed files every `interval` seconds
+    (`SHOPLAKE_PROMOTE_FOLLOW_SECONDS`), then build the marts downstream of what loaded."""
+    settings = get_settings()
+    target = target or settings.promote_target
+    if not target:
+        get_run_logger().warning("promote-follow: not configured (SHOPLAKE_PROMOTE_TARGET is empty)")
+        return None
+    return follow_step(target, interval or settings.promote_follow_seconds, max_cycles, build)

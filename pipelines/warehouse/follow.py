@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -171,12 +171,16 @@ def follow(
     max_cycles: int | None = None,
     stop: threading.Event | None = None,
     log: Callable[[str], None] = _say,
+    warn: Callable[[str], None] | None = None,
+    handle_signals: bool = True,
 ) -> FollowReport:
     """Run cycles every `interval` seconds (start to start) until stopped.
 
     The first cycle's errors propagate (a wrong setting or a stopped snowsim should fail at once);
-    later ones are logged and retried next cycle (a follower outlives a network blip).
+    later ones are logged (`warn`, default `log`) and retried next cycle (a follower outlives a network
+    blip). `handle_signals=False` leaves SIGTERM to the caller (Prefect cancels a run with it).
     """
+    warn = warn or log
     from snowflake.connector import errors as sf_errors
 
     from ..errors import ShopLakeError
@@ -184,7 +188,7 @@ def follow(
     stop = stop or threading.Event()
     report = FollowReport(target=target)
     log(f"following the lake into {target} every {interval:g}s (SIGTERM/Ctrl-C stops after the running cycle)")
-    with _stop_on_signals(stop):
+    with _stop_on_signals(stop) if handle_signals else nullcontext():
         n = 0
         while not stop.is_set() and (max_cycles is None or n < max_cycles):
             n += 1
@@ -194,10 +198,10 @@ def follow(
             except (ShopLakeError, sf_errors.Error) as exc:
                 if n == 1:
                     raise
-                log(f"cycle {n}: error, retrying next cycle: {str(exc).strip().splitlines()[0]}")
+                warn(f"cycle {n}: error, retrying next cycle: {str(exc).strip().splitlines()[0]}")
             else:
                 report.cycles.append(cycle)
-                log(cycle.line())
+                (log if cycle.ok else warn)(cycle.line())
             if max_cycles is not None and n >= max_cycles:
                 break
             stop.wait(max(0.0, interval - (time.monotonic() - began)))

@@ -192,6 +192,36 @@ def test_promote_fails_naming_the_table_that_did_not_load(tmp_path, monkeypatch)
     assert _task_run_counts(state.state_details.flow_run_id) == [1]  # a finished report is not retried
 
 
+def test_promote_follow_flow_runs_cycles_and_loads_new_files(tmp_path, monkeypatch) -> None:
+    """The `promote-follow` deployment's flow: cycles of the follower, each loading what is new."""
+    from pipelines.flows.promote import promote_follow
+    from pipelines.warehouse import snowsim
+    from pipelines.warehouse.promote import count_rows
+    from pipelines.warehouse.snowflake import connect, resolve_target
+
+    lake = Lake(tmp_path / "lake").ensure()
+    rows = pl.DataFrame({"category_id": [1, 2], "category_name": ["Books", "Games"], "_source_line": [2, 3],
+                         "_source_file": ["categories.csv"] * 2})  # fmt: skip
+    commit_raw_file(
+        lake, "categories", write_parquet_atomic(rows, lake.raw_file("categories", "categories-0123456789ab"))
+    )
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(lake.root))
+    settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(lake.root)})
+    snowsim.start(settings)
+    try:
+        state = promote_follow(target="snowsim", interval=0.1, max_cycles=2, build=False, return_state=True)
+        con = connect(resolve_target(settings, "snowsim"))
+        try:
+            loaded = count_rows(con.cursor(), "categories")
+        finally:
+            con.close()
+    finally:
+        snowsim.stop(settings)
+    assert state.is_completed(), state.message
+    assert state.result() == {"cycles": 2, "failed_cycles": 0}
+    assert loaded == 2
+
+
 def test_deployments_follow_settings(tmp_path, monkeypatch) -> None:
     from pipelines.flows.deployments import build_deployments
 
@@ -216,11 +246,21 @@ def test_deployments_follow_settings(tmp_path, monkeypatch) -> None:
     }
     assert by_name["quality"].triggers[0].match_related.root["prefect.resource.name"] == "transform"
     # promote needs SHOPLAKE_PROMOTE_TARGET, extract-erp a database source: reported as not registered, not faked
-    assert sorted(s.split(":")[0] for s in plan.skipped) == ["extract-erp", "promote"]
+    assert sorted(s.split(":")[0] for s in plan.skipped) == ["extract-erp", "promote", "promote-follow"]
     promoting = build_deployments(Settings.from_env({**env, "SHOPLAKE_PROMOTE_TARGET": "snowsim"}))
     assert [s.split(":")[0] for s in promoting.skipped] == ["extract-erp"] and "promote" in promoting.names
     promote_deployment = next(d for d in promoting.deployments if d.name == "promote")
     assert promote_deployment.parameters == {"target": "snowsim"}
+    # the follower: one long run, restarted by an interval schedule, a second run cancelled while one runs
+    follower = next(d for d in promoting.deployments if d.name == "promote-follow")
+    assert follower.entrypoint == "pipelines.flows.promote.promote_follow"
+    assert follower.parameters == {"target": "snowsim", "interval": 15.0}
+    assert follower.schedules[0].schedule.interval.total_seconds() == 60
+    assert follower.concurrency_limit == 1 and follower.concurrency_options.collision_strategy == "CANCEL_NEW"
+    no_follow = build_deployments(
+        Settings.from_env({**env, "SHOPLAKE_PROMOTE_TARGET": "snowsim", "SHOPLAKE_PROMOTE_FOLLOW_SECONDS": "0"})
+    )
+    assert "promote-follow" not in no_follow.names and "promote" in no_follow.names
 
     off = build_deployments(
         Settings.from_env({**env, "SHOPLAKE_INGEST_CRON": "off", "SHOPLAKE_PIPELINE_CRON": "0 4 * * *"})
