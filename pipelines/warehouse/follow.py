@@ -5,8 +5,8 @@ loaded with the same protocol as `shoplake promote` (`promote.load_tables`: comm
 the manifest and COPY load history in one transaction, row-count checks, the source-position key
 for compacted stream files), and when rows were loaded, `dbt build` runs on the target for just
 the models downstream of the loaded tables' sources (for clicks: `stg_clickstream__events`,
-`fct_sessions`, `funnel_daily`, incremental delete+insert; a cycle that had to create a RAW table,
-i.e. a target new to the lake, builds everything once, as `promote` does). `follow` repeats cycles every
+`fct_sessions`, `funnel_daily`, incremental delete+insert; a RAW table the cycle created counts as
+loaded, so on a target new to the lake the first cycle builds every model). `follow` repeats cycles every
 `interval` seconds until SIGTERM/SIGINT (the running cycle finishes first) or `max_cycles`.
 
 Crash safety is the promotion protocol's: a cycle killed anywhere (even by kill -9 in the COPY
@@ -38,7 +38,6 @@ from .dbt import PROJECT_DIR, invoke_dbt
 from .promote import PromotionReport, load_tables
 
 DEFAULT_INTERVAL_S = 15.0
-FULL_BUILD = "all models"  # CycleReport.select of a cycle that created a RAW table (a target new to the lake)
 
 
 @dataclass
@@ -127,15 +126,16 @@ def follow_cycle(settings: Settings, target: str, *, cycle: int = 1, build: bool
         report = CycleReport(cycle=cycle, started_at=started, promotion=promotion)
         # A refused or failed table loaded nothing; a mismatch (e.g. a file compacted away between
         # listing and loading) loaded real rows, which the next cycle completes: build those too.
-        loaded = [t.table for t in promotion.tables if t.loaded_rows and t.status not in ("refused", "failed")]
-        if build and any(t.created for t in promotion.tables):
-            report.select = FULL_BUILD  # a table new to the target: build everything once, as `promote` does
-        elif build and loaded:
-            report.select = build_selection(loaded)
+        # A table created this cycle (a target new to the lake, or a results table made empty) has models
+        # that were never built: build them too, as `promote` would.
+        changed = [t.table for t in promotion.tables
+                   if (t.loaded_rows or t.created) and t.status not in ("refused", "failed")]  # fmt: skip
+        report.select = build_selection(changed) if build and changed else None
         if report.select is not None:
             built = time.monotonic()
-            selection = [] if report.select == FULL_BUILD else ["--select", report.select]
-            result = invoke_dbt(settings, ["build", *selection], target=target, progress=False, command=holder)
+            result = invoke_dbt(
+                settings, ["build", "--select", report.select], target=target, progress=False, command=holder
+            )
             report.dbt_success, report.dbt_summary = result.success, result.summary()
             report.dbt_seconds = time.monotonic() - built
     report.seconds = time.monotonic() - clock
