@@ -64,7 +64,7 @@ def copy_statement(table: str) -> str:
 
 
 def pipe_definitions(settings: Settings, tables: list[str] | None = None) -> list[PipeDefinition]:
-    """One auto-ingest pipe per stream table of the lake (`tables` narrows it)."""
+    """One auto-ingest pipe per stream table of the lake, or per table of `tables`."""
     lake = Lake.of(settings)
     if not lake.is_remote or not (lake.uri or "").startswith("s3://"):
         raise ShopLakeError(
@@ -72,9 +72,7 @@ def pipe_definitions(settings: Settings, tables: list[str] | None = None) -> lis
             "for a local lake use `shoplake promote --follow`"
         )
     out = []
-    for table in catalog.stream_tables(lake):
-        if tables and table not in tables:
-            continue
+    for table in tables or catalog.stream_tables(lake):  # named tables need no listing of the bucket
         copy = copy_statement(table)
         create = f"create pipe if not exists {pipe_name(table)} auto_ingest = true as {copy}"
         out.append(PipeDefinition(table=table, name=pipe_name(table), copy_sql=copy, create_sql=create))
