@@ -17,9 +17,10 @@ Why stream tables only, and why a pipe must never share a table with promotion:
 - A pipe's load history is its own (14 days), separate from the table's COPY load history and
   from promotion's manifest `RAW._SHOPLAKE_LOADED_FILES`: a pipe would load again every file
   promotion loaded, and promotion's row-count check would count the pipe's rows. So promotion
-  skips a table that has a ShopLake pipe (`pipe_fed_tables`), and the switch-over is: promote the
-  table once (creates `RAW.<table>`), create the pipe, promote the table once more with
-  `--table` (its source-position key inserts only rows the pipe has not), then leave it to the pipe.
+  skips a table that has a ShopLake pipe (`pipe_fed_tables`), and the switch-over is: note the time,
+  promote the table once (creates `RAW.<table>`, loads the history), create the pipe, then
+  `ALTER PIPE ... REFRESH MODIFIED_AFTER = <the time>` for files committed in between (an overlap
+  repeats event ids, which the staging model keeps once).
 """
 
 from __future__ import annotations
@@ -86,7 +87,8 @@ def setup_script(settings: Settings, tables: list[str] | None = None) -> str:
     pipes = pipe_definitions(settings, tables)
     lines = [
         "-- ShopLake: Snowpipe auto-ingest for the lake's stream tables (docs/snowflake.md, 'Snowpipe').",
-        "-- 1. `shoplake promote --table <table> --no-build` once first: it creates RAW.<table> and loads history.",
+        "-- 1. Note the time T, then `shoplake promote --table <table> --no-build` once: it creates RAW.<table>"
+        " and loads the history.",
         f"create schema if not exists {RAW_SCHEMA};",
         f"create stage if not exists {RAW_SCHEMA}.{EXTERNAL_STAGE} url = '{external_stage_url(lake, 'raw')}' "
         f"storage_integration = {integration};",
@@ -96,8 +98,9 @@ def setup_script(settings: Settings, tables: list[str] | None = None) -> str:
     lines += [
         "-- 2. The queue to send the bucket's events to (the same for every pipe of the account and bucket):",
         f"show pipes like '{PIPE_PREFIX}%' in schema {RAW_SCHEMA};  -- column notification_channel",
-        "-- 3. Then `shoplake promote --table <table> --no-build` once more (fills the gap, its key skips the"
-        " pipe's rows); promotion skips pipe-fed tables from then on.",
+        "-- 3. Files committed between T and the pipe (repeated event ids are kept once by the staging model):",
+        *(f"-- alter pipe {p.name} refresh modified_after = '<T, ISO 8601>';" for p in pipes),
+        "-- From now on `shoplake promote` (and --follow) leave pipe-fed tables alone.",
     ]
     return "\n".join(lines)
 
