@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
@@ -48,6 +48,7 @@ class CycleReport:
     started_at: dt.datetime
     promotion: PromotionReport
     select: str | None = None  # the dbt selection built, None when nothing loaded
+    built_tables: list[str] = field(default_factory=list)  # the tables whose downstream models were built
     dbt_success: bool | None = None
     dbt_summary: str | None = None
     dbt_seconds: float = 0.0
@@ -117,8 +118,11 @@ def build_selection(tables: list[str]) -> str | None:
     return " ".join(parts) or None
 
 
-def follow_cycle(settings: Settings, target: str, *, cycle: int = 1, build: bool = True) -> CycleReport:
-    """Load what the lake committed since the last cycle, then build the models downstream of it."""
+def follow_cycle(
+    settings: Settings, target: str, *, cycle: int = 1, build: bool = True, rebuild: Iterable[str] = ()
+) -> CycleReport:
+    """Load what the lake committed since the last cycle, then build the models downstream of it (and of
+    `rebuild`: tables whose build failed in an earlier cycle)."""
     started, clock = dt.datetime.now(dt.timezone.utc), time.monotonic()
     holder = f"shoplake promote --follow (cycle {cycle})"
     with locks.hold(Lake.of(settings), locks.promotion(target), command=holder):
@@ -130,7 +134,8 @@ def follow_cycle(settings: Settings, target: str, *, cycle: int = 1, build: bool
         # that were never built: build them too, as `promote` would.
         changed = [t.table for t in promotion.tables
                    if (t.loaded_rows or t.created) and t.status not in ("refused", "failed")]  # fmt: skip
-        report.select = build_selection(changed) if build and changed else None
+        report.built_tables = sorted({*changed, *rebuild}) if build else []
+        report.select = build_selection(report.built_tables) if report.built_tables else None
         if report.select is not None:
             built = time.monotonic()
             result = invoke_dbt(
@@ -190,17 +195,19 @@ def follow(
     log(f"following the lake into {target} every {interval:g}s (SIGTERM/Ctrl-C stops after the running cycle)")
     with _stop_on_signals(stop) if handle_signals else nullcontext():
         n = 0
+        unbuilt: set[str] = set()  # tables whose downstream build failed: built again next cycle
         while not stop.is_set() and (max_cycles is None or n < max_cycles):
             n += 1
             began = time.monotonic()
             try:
-                cycle = follow_cycle(settings, target, cycle=n, build=build)
+                cycle = follow_cycle(settings, target, cycle=n, build=build, rebuild=sorted(unbuilt))
             except (ShopLakeError, sf_errors.Error) as exc:
                 if n == 1:
                     raise
                 warn(f"cycle {n}: error, retrying next cycle: {str(exc).strip().splitlines()[0]}")
             else:
                 report.cycles.append(cycle)
+                unbuilt = set(cycle.built_tables) if cycle.dbt_success is False else set()
                 (log if cycle.ok else warn)(cycle.line())
             if max_cycles is not None and n >= max_cycles:
                 break

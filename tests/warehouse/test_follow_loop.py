@@ -1,0 +1,40 @@
+"""The follower's loop without Snowflake: what a cycle builds, and a failed build is retried next cycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipelines.settings import Settings
+from pipelines.warehouse import follow as follow_module
+from pipelines.warehouse.follow import CycleReport, build_selection, follow
+from pipelines.warehouse.promote import PromotionReport
+
+
+def test_build_selection_names_the_sources_of_what_loaded() -> None:
+    assert build_selection(["clickstream_events"]) == "source:clickstream.clickstream_events+"
+    assert build_selection(["orders", "dq_results"]) == "source:results.dq_results+ source:shop.orders+"
+    assert build_selection(["not_a_source"]) is None
+
+
+def test_a_failed_build_is_built_again_by_the_next_cycle(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[str]] = []
+    outcomes = iter([(["clickstream_events"], False), ([], True), (["orders"], True), ([], None)])
+
+    def fake_cycle(settings, target, *, cycle, build, rebuild) -> CycleReport:
+        calls.append(list(rebuild))
+        built, success = next(outcomes)
+        report = CycleReport(cycle=cycle, started_at=dt.datetime.now(dt.timezone.utc),
+                             promotion=PromotionReport(target=target))  # fmt: skip
+        report.built_tables = sorted({*built, *rebuild})
+        report.dbt_success = success if report.built_tables else None
+        return report
+
+    monkeypatch.setattr(follow_module, "follow_cycle", fake_cycle)
+    lines: list[str] = []
+    report = follow(Settings(lake_dir=tmp_path), "snowsim", interval=0, max_cycles=4, log=lines.append)
+    # cycle 2 loads nothing new but builds cycle 1's failed selection again (and succeeds: cleared)
+    assert calls == [[], ["clickstream_events"], [], []]
+    assert [c.ok for c in report.cycles] == [False, True, True, True]
+    assert len(lines) == 5 and lines[0].startswith("following the lake into snowsim")
