@@ -4,10 +4,11 @@ fakesnow has no pipes, no SHOW PIPES and no notifications, so what runs here is:
 (sqlglot's Snowflake dialect: the COPY as a COPY statement; CREATE PIPE only as a generic command,
 sqlglot has no grammar for it), and the pipe's own COPY INTO runs on snowsim against the external
 stage on a real S3-compatible server (moto), loading exactly the lake's committed events, once,
-also when run twice; fakesnow rejects COPY's PATTERN, so the COPY runs without it and the pattern
-is checked as a regex over the stage paths (flush files in, compaction's `.c<gen>` files out).
-Not run: CREATE PIPE itself, AUTO_INGEST, PATTERN inside Snowflake, the SQS queue and the bucket
-notification (checked for shape only).
+also when run twice. fakesnow rejects COPY's PATTERN and loads nothing from a stage path without
+FILES, so the test makes Snowflake's file choice itself (the bucket's objects under the path whose
+stage path matches the PATTERN regex: flush files in, compaction's `.c<gen>` file out) and runs the
+pipe's COPY with those FILES. Not run: CREATE PIPE itself, AUTO_INGEST, prefix listing and PATTERN
+inside Snowflake, the SQS queue and the bucket notification (checked for shape only).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from pipelines import cli
+from pipelines import cli, storage
 from pipelines.catalog import committed_files, read_committed
 from pipelines.errors import ShopLakeError
 from pipelines.lake import CLICKSTREAM_TABLE, Lake
 from pipelines.settings import Settings
 from pipelines.warehouse import snowsim
-from pipelines.warehouse.promote import _create_table, ensure_external_stage, ensure_raw, lake_files
+from pipelines.warehouse.promote import EXTERNAL_STAGE, _create_table, ensure_external_stage, ensure_raw, lake_files
 from pipelines.warehouse.snowflake import connect, resolve_target
 from pipelines.warehouse.snowpipe import bucket_notification, pipe_definitions, pipe_fed_tables, render
 
@@ -66,16 +67,25 @@ def test_cli_prints_the_snowpipe_ddl(tmp_path, monkeypatch, capsys) -> None:
 def test_the_pipes_copy_loads_the_flush_files_from_the_bucket_on_snowsim(s3_settings: Settings) -> None:
     lake = Lake.of(s3_settings)
     _seed_clickstream(lake)
-    files = committed_files(lake, CLICKSTREAM_TABLE)
+    flushed = committed_files(lake, CLICKSTREAM_TABLE)
+    # A compaction's merged file in the bucket next to the small ones (the same rows): the pipe must skip it.
+    merged = flushed[0].parent / (flushed[0].name.removesuffix(".parquet") + ".c1.parquet")
+    storage.write_bytes_atomic(merged, storage.read_bytes(flushed[0]))
     (pipe,) = pipe_definitions(s3_settings)
-    # fakesnow rejects PATTERN in COPY ("Unknown copy parameter: pattern", gap 10): run the pipe's COPY
-    # without it, and check the pattern as Snowflake applies it (a regex over the whole stage path).
+    # fakesnow rejects PATTERN (gap 10) and loads nothing from an external stage path without FILES
+    # (gap 11), so the file choice Snowflake makes (every object under the path whose stage path
+    # matches the PATTERN regex) is made here, over the bucket's real listing, and passed as FILES.
     copy, pattern = pipe.copy_sql.split(" pattern = ")
     regex = re.compile(pattern.strip("'"))
-    stage_paths = [f"{CLICKSTREAM_TABLE}/{f.parent.name}/{f.name}" for f in files]
-    assert stage_paths and all(regex.fullmatch(p) for p in stage_paths)
-    merged = stage_paths[0].removesuffix(".parquet") + ".c1.parquet"  # a compaction's merged file: left out
-    assert not regex.fullmatch(merged)
+    base = lake.raw_dir(CLICKSTREAM_TABLE)
+    in_bucket = [f"{CLICKSTREAM_TABLE}/{info.path.relative_to(base).as_posix()}"
+                 for info in storage.list_files(base, recursive=True)]  # fmt: skip
+    chosen = [p for p in in_bucket if regex.fullmatch(p)]
+    assert len(in_bucket) == len(flushed) + 1 and len(chosen) == len(flushed)  # the merged file left out
+    names = ", ".join(f"'{p}'" for p in chosen)
+    stage_path = f"@RAW.{EXTERNAL_STAGE}/{CLICKSTREAM_TABLE}/"
+    assert stage_path in copy
+    runnable = copy.replace(stage_path, f"@RAW.{EXTERNAL_STAGE} files = ({names})")
     snowsim.start(s3_settings)
     try:
         con = connect(resolve_target(s3_settings, "snowsim"))
@@ -85,10 +95,10 @@ def test_the_pipes_copy_loads_the_flush_files_from_the_bucket_on_snowsim(s3_sett
             ensure_external_stage(cur, lake, "")
             _create_table(cur, CLICKSTREAM_TABLE, lake_files(lake, CLICKSTREAM_TABLE))
             assert pipe_fed_tables(cur) == set()  # fakesnow has no SHOW PIPES: promotion is not blocked
-            cur.execute(copy)
+            cur.execute(runnable)
             cur.execute(f"select event_id from RAW.{CLICKSTREAM_TABLE.upper()}")
             loaded = [str(r[0]) for r in cur.fetchall()]
-            cur.execute(copy)  # the same files again: COPY's load history skips them
+            cur.execute(runnable)  # the same files again: COPY's load history skips them
             cur.execute(f"select count(*) from RAW.{CLICKSTREAM_TABLE.upper()}")
             again = cur.fetchone()[0]
         finally:
