@@ -6,7 +6,8 @@
 - Several follow cycles with new clicks between them (the DuckDB side built incrementally like
   `shoplake transform` would): each cycle loads just the new files and builds just the clickstream
   marts (incrementally); then every mart is equal on DuckDB and snowsim, and the dashboard's live
-  panel gives the same numbers over Snowflake's RAW events as over the lake, in the app too.
+  panel gives the same numbers over Snowflake's RAW events as over the lake, in the app too; in
+  Chromium, the open page shows later clicks within a few refreshes after a follow cycle loads them.
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ def follow_lake(built_lake, tmp_path: Path) -> Iterator[tuple[Lake, Settings]]:
         snowsim.stop(settings)
 
 
-def land_clicks(lake: Lake, seed: int, day: int, sessions: int = 300) -> int:
-    """A batch of sessions landed as the stream writer lands them; returns the events landed."""
+def land_clicks(lake: Lake, seed: int, day: int, sessions: int = 300, hour: int = 20, minute: int = 0) -> int:
+    """A batch of sessions ending at `day hour:minute` (UTC), landed as the stream writer lands them;
+    returns the events landed."""
     frame = SessionGenerator(load_click_catalog(lake), seed=seed).chunk(
-        sessions, datetime(2025, 6, day, 20, tzinfo=timezone.utc)
+        sessions, datetime(2025, 6, day, hour, minute, tzinfo=timezone.utc)
     )
     land_messages(lake, encode(frame)[0], TOPIC)
     return frame.height
@@ -191,3 +193,60 @@ def test_marts_match_duckdb_after_several_follow_cycles_and_live_panel_reads_sno
     assert metrics["Events in the last 30 min"] == f"{on_lake.window_events:,}"
     assert any("Snowflake RAW.CLICKSTREAM_EVENTS" in c.value for c in at.caption)
     assert len(at.get("vega_lite_chart")) >= 2
+
+    if CHROMIUM.exists():  # `make test` installs it; the refresh is checked in a real browser
+        _live_panel_refreshes_in_chromium(lake, settings)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+NEWEST_TILE = """(want) => [...document.querySelectorAll('[data-testid="stMetric"]')]
+    .some((tile) => tile.innerText.includes('Newest event') && tile.innerText.includes(want))"""
+
+
+def _live_panel_refreshes_in_chromium(lake: Lake, settings: Settings) -> None:
+    """`shoplake dashboard` over snowsim: the open Clickstream page shows the newest event in RAW, and
+    after a follow cycle loads later clicks it shows those within a few refreshes, without a reload."""
+    import socket
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SHOPLAKE_LAKE_DIR": str(lake.root), "DBT_TARGET": "snowsim"}
+    shoplake = str(Path(sys.executable).with_name("shoplake"))
+    proc = subprocess.Popen([shoplake, "dashboard", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, "dashboard did not start"
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )  # fmt: skip
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"{url}/clickstream", wait_until="domcontentloaded")
+                page.wait_for_function(NEWEST_TILE, arg="20:00:00", timeout=60_000)  # day 4's clicks end 20:00
+                land_clicks(lake, seed=77, day=5, sessions=50, hour=21, minute=30)
+                loaded = follow_cycle(settings, "snowsim", cycle=5, build=False)
+                assert loaded.loaded.get(CLICKSTREAM_TABLE), loaded.line()
+                page.wait_for_function(NEWEST_TILE, arg="21:30:00", timeout=30_000)  # refreshed in place
+                assert "Snowflake RAW.CLICKSTREAM_EVENTS" in page.inner_text("body")
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
