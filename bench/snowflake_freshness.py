@@ -128,8 +128,10 @@ def main() -> None:
                     proc.kill()
             snowsim.stop(settings)
 
-        cycles = [m for line in (logs / "follow.log").read_text(errors="replace").splitlines()
-                  if (m := CYCLE.match(line))]  # fmt: skip
+        follow_log = (logs / "follow.log").read_text(errors="replace").splitlines()
+        cycles = [m for line in follow_log if (m := CYCLE.match(line))]
+        # cycles that met compacted files (merged by the stream writer) holding rows RAW had already
+        compacted = sum(1 for line in follow_log if CYCLE.match(line) and "rewritten (compacted) files" in line)
         builds = [float(m[3]) for m in cycles if m[2]]
         lat = sorted(seen[k] - t for k, t in sent.items() if k in seen)
         if not lat:
@@ -155,6 +157,7 @@ def main() -> None:
                 "lost": sum(1 for k in sent if k not in seen),
                 "extra_ids": len(set(seen) - set(sent)),
                 "cycles": len(cycles),
+                "cycles_with_compacted_files": compacted,
                 "failed_builds": sum(1 for m in cycles if m[2] == "FAILED"),
                 "cycle_p50_s": sorted(float(m[4]) for m in cycles)[len(cycles) // 2] if cycles else None,
                 "dbt_build_p50_s": sorted(builds)[len(builds) // 2] if builds else None,

@@ -65,8 +65,12 @@ class CycleReport:
 
     def line(self) -> str:
         """One log line per cycle: the CLI prints it, the Prefect flow logs it."""
-        loaded = ", ".join(f"{name} {rows:,} rows" for name, rows in self.loaded.items()) or "nothing new"
-        parts = [f"cycle {self.cycle} {self.started_at:%H:%M:%S} UTC: loaded {loaded}"]
+        files = {t.table: t.loaded_files for t in self.promotion.tables}
+        loaded = ", ".join(f"{name} {rows:,} rows ({files[name]} files)" for name, rows in self.loaded.items())
+        parts = [f"cycle {self.cycle} {self.started_at:%H:%M:%S} UTC: loaded {loaded or 'nothing new'}"]
+        # e.g. a compacted stream file whose rows were in RAW already (only its new rows were inserted)
+        parts += [f"{t.table}: {t.message}" for t in self.promotion.tables
+                  if t.message and t.loaded_files and not t.status.is_failed]  # fmt: skip
         if self.select is not None:
             state = "ok" if self.dbt_success else "FAILED"
             parts.append(f"dbt build {state} in {self.dbt_seconds:.1f}s ({self.select})")
