@@ -129,7 +129,12 @@ def clickstream_live_snowflake(backend: Backend, window_minutes: int = 30) -> Li
     """The same panel over the Snowflake target: `RAW.CLICKSTREAM_EVENTS`, which `shoplake promote --follow`
     keeps about a minute behind the lake (fresher than any mart). Duplicated rows (a Snowpipe-fed table
     after a writer crash) count once, as in `stg_clickstream__events`."""
-    newest_df = backend.query(f"select max(event_time) as newest from {RAW_EVENTS}")
+    from snowflake.connector.errors import ProgrammingError
+
+    try:
+        newest_df = backend.query(f"select max(event_time) as newest from {RAW_EVENTS}")
+    except ProgrammingError:  # no RAW table yet: no clicks promoted to this target
+        return None
     newest = newest_df["newest"].iloc[0] if len(newest_df) else None
     if newest is None or pd.isna(newest):
         return None
