@@ -204,8 +204,9 @@ def _cmd_promote(args: argparse.Namespace) -> int:
         from .warehouse.follow import follow
 
         followed = follow(
-            get_settings(), args.target, interval=args.interval, build=not args.no_build, max_cycles=args.max_cycles
-        )
+            get_settings(), args.target, interval=args.interval, build=not args.no_build, max_cycles=args.max_cycles,
+            tables=args.table or None,
+        )  # fmt: skip
         print(followed.render())
         return 0 if all(c.ok for c in followed.cycles[-1:]) else 1
     report = promote(

@@ -123,14 +123,20 @@ def build_selection(tables: list[str]) -> str | None:
 
 
 def follow_cycle(
-    settings: Settings, target: str, *, cycle: int = 1, build: bool = True, rebuild: Iterable[str] = ()
+    settings: Settings,
+    target: str,
+    *,
+    cycle: int = 1,
+    build: bool = True,
+    rebuild: Iterable[str] = (),
+    tables: list[str] | None = None,
 ) -> CycleReport:
     """Load what the lake committed since the last cycle, then build the models downstream of it (and of
     `rebuild`: tables whose build failed in an earlier cycle)."""
     started, clock = dt.datetime.now(dt.timezone.utc), time.monotonic()
     holder = f"shoplake promote --follow (cycle {cycle})"
     with locks.hold(Lake.of(settings), locks.promotion(target), command=holder):
-        promotion = load_tables(settings, target, progress=False)
+        promotion = load_tables(settings, target, tables=tables, progress=False)
         report = CycleReport(cycle=cycle, started_at=started, promotion=promotion)
         # A refused or failed table loaded nothing; a mismatch (e.g. a file compacted away between
         # listing and loading) loaded real rows, which the next cycle completes: build those too.
@@ -182,6 +188,7 @@ def follow(
     log: Callable[[str], None] = _say,
     warn: Callable[[str], None] | None = None,
     handle_signals: bool = True,
+    tables: list[str] | None = None,
 ) -> FollowReport:
     """Run cycles every `interval` seconds (start to start) until stopped.
 
@@ -204,7 +211,7 @@ def follow(
             n += 1
             began = time.monotonic()
             try:
-                cycle = follow_cycle(settings, target, cycle=n, build=build, rebuild=sorted(unbuilt))
+                cycle = follow_cycle(settings, target, cycle=n, build=build, rebuild=sorted(unbuilt), tables=tables)
             except (ShopLakeError, sf_errors.Error) as exc:
                 if n == 1:
                     raise

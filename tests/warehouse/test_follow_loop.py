@@ -22,7 +22,7 @@ def test_a_failed_build_is_built_again_by_the_next_cycle(tmp_path, monkeypatch: 
     calls: list[list[str]] = []
     outcomes = iter([(["clickstream_events"], False), ([], True), (["orders"], True), ([], None)])
 
-    def fake_cycle(settings, target, *, cycle, build, rebuild) -> CycleReport:
+    def fake_cycle(settings, target, *, cycle, build, rebuild, tables) -> CycleReport:
         calls.append(list(rebuild))
         built, success = next(outcomes)
         report = CycleReport(cycle=cycle, started_at=dt.datetime.now(dt.timezone.utc),
