@@ -6,7 +6,9 @@ the manifest and COPY load history in one transaction, row-count checks, the sou
 for compacted stream files), and when rows were loaded, `dbt build` runs on the target for just
 the models downstream of the loaded tables' sources (for clicks: `stg_clickstream__events`,
 `fct_sessions`, `funnel_daily`, incremental delete+insert; a RAW table the cycle created counts as
-loaded, so on a target new to the lake the first cycle builds every model). `follow` repeats cycles every
+loaded, so on a target new to the lake the first cycle builds every model; the first cycle of every
+follower builds downstream of every table it follows, so marts a killed follower left unbuilt catch up).
+`follow` repeats cycles every
 `interval` seconds until SIGTERM/SIGINT (the running cycle finishes first) or `max_cycles`.
 
 Crash safety is the promotion protocol's: a cycle killed anywhere (even by kill -9 in the COPY
@@ -206,7 +208,10 @@ def follow(
     log(f"following the lake into {target} every {interval:g}s (SIGTERM/Ctrl-C stops after the running cycle)")
     with _stop_on_signals(stop) if handle_signals else nullcontext():
         n = 0
-        unbuilt: set[str] = set()  # tables whose downstream build failed: built again next cycle
+        # Tables whose downstream build is owed: built by the next cycle. A follower starts owing all of
+        # them, since one killed during dbt (kill -9, a lost machine) left its marts unbuilt and kept no
+        # note of it; the incremental models make that first build cheap.
+        unbuilt: set[str] = set(tables) if tables is not None else set(source_of_tables())
         while not stop.is_set() and (max_cycles is None or n < max_cycles):
             n += 1
             began = time.monotonic()

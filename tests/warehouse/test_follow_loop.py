@@ -33,8 +33,29 @@ def test_a_failed_build_is_built_again_by_the_next_cycle(tmp_path, monkeypatch: 
 
     monkeypatch.setattr(follow_module, "follow_cycle", fake_cycle)
     lines: list[str] = []
-    report = follow(Settings(lake_dir=tmp_path), "snowsim", interval=0, max_cycles=4, log=lines.append)
+    report = follow(
+        Settings(lake_dir=tmp_path), "snowsim", interval=0, max_cycles=4, log=lines.append,
+        tables=["clickstream_events", "orders"],
+    )  # fmt: skip
+    # cycle 1 builds downstream of every followed table (a killed follower may have left marts unbuilt);
     # cycle 2 loads nothing new but builds cycle 1's failed selection again (and succeeds: cleared)
-    assert calls == [[], ["clickstream_events"], [], []]
+    assert calls == [["clickstream_events", "orders"], ["clickstream_events", "orders"], [], []]
     assert [c.ok for c in report.cycles] == [False, True, True, True]
     assert len(lines) == 5 and lines[0].startswith("following the lake into snowsim")
+
+
+def test_a_new_follower_first_builds_downstream_of_every_source(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A follower killed during dbt kept no note of the build it owed: its restart builds everything once."""
+    calls: list[list[str]] = []
+
+    def fake_cycle(settings, target, *, cycle, build, rebuild, tables) -> CycleReport:
+        calls.append(list(rebuild))
+        report = CycleReport(cycle=cycle, started_at=dt.datetime.now(dt.timezone.utc),
+                             promotion=PromotionReport(target=target))  # fmt: skip
+        report.built_tables, report.dbt_success = sorted(rebuild), True
+        return report
+
+    monkeypatch.setattr(follow_module, "follow_cycle", fake_cycle)
+    follow(Settings(lake_dir=tmp_path), "snowsim", interval=0, max_cycles=2, log=lambda _: None)
+    assert set(calls[0]) == set(follow_module.source_of_tables()) and "clickstream_events" in calls[0]
+    assert calls[1] == []
