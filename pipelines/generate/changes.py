@@ -103,7 +103,9 @@ def write_changes(
     moved = to_move.with_columns(pl.Series("order_id", targets, dtype=to_move["order_id"].dtype))
 
     order_rows = pl.concat([new_orders.select(list(ORDER_EXPORT)), corrected.select(list(ORDER_EXPORT))])
-    item_rows = pl.concat([new_items.select(list(ITEM_EXPORT)), changed.select(list(ITEM_EXPORT)), moved.select(list(ITEM_EXPORT))])
+    item_rows = pl.concat(
+        [new_items.select(list(ITEM_EXPORT)), changed.select(list(ITEM_EXPORT)), moved.select(list(ITEM_EXPORT))]
+    )
     write_text_atomic(
         lake.landing_dir("orders") / f"orders-changes-{tag}.csv", order_rows.rename(ORDER_EXPORT).write_csv()
     )

@@ -32,6 +32,14 @@
     its old order), and the orders holding a product whose row changed (its category).
 -#}
 {% macro changed_orders(since) -%}
+    {#- Products are few: their changed ids are looked up first and inlined, so a build with no
+        product change never scans the order lines for them. -#}
+    {%- set changed_products = [] -%}
+    {%- if execute -%}
+        {%- set found = run_query("select product_id from " ~ ref('stg_shop__products')
+            ~ " where ingested_at > " ~ since) -%}
+        {%- set changed_products = found.columns[0].values() | list -%}
+    {%- endif -%}
     select order_id
     from {{ ref('stg_shop__order_changes') }}
     where ingested_at > {{ since }}
@@ -46,15 +54,18 @@
         where ingested_at > {{ since }} and order_item_id is not null
     )
 
+    {%- if changed_products %}
+
     union
 
     select order_id
     from {{ ref('stg_shop__order_items') }}
     where product_id in (
-        select product_id
-        from {{ ref('stg_shop__products') }}
-        where ingested_at > {{ since }}
+        {%- for product_id in changed_products -%}
+            {{ "'" ~ (product_id | replace("'", "''")) ~ "'" if product_id is string else product_id }}{{ ', ' if not loop.last }}
+        {%- endfor -%}
     )
+    {%- endif %}
 {%- endmacro %}
 
 {#-

@@ -37,9 +37,13 @@ changed_days as (
 {% endif -%}
 category_sales as (
 
-    select * from {{ ref('int_category_daily_sales') }}
     {% if is_incremental() -%}
-    where sales_date in (select changed_days.sales_date from changed_days)
+    select category_sales.*
+    from changed_days
+    inner join {{ ref('int_category_daily_sales') }} as category_sales
+        on changed_days.sales_date = category_sales.sales_date
+    {%- else -%}
+    select * from {{ ref('int_category_daily_sales') }}
     {%- endif %}
 
 ),

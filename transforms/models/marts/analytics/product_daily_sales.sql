@@ -26,9 +26,13 @@ changed_days as (
 {% endif -%}
 order_items as (
 
-    select * from {{ ref('fct_order_items') }}
     {% if is_incremental() -%}
-    where order_date in (select changed_days.sales_date from changed_days)
+    select order_items.*
+    from changed_days
+    inner join {{ ref('fct_order_items') }} as order_items
+        on changed_days.sales_date = order_items.order_date
+    {%- else -%}
+    select * from {{ ref('fct_order_items') }}
     {%- endif %}
 
 ),

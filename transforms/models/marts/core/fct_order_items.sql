@@ -26,9 +26,14 @@ candidates as (
 {% endif -%}
 order_items as (
 
-    select * from {{ ref('int_order_items_joined_to_orders') }}
     {% if is_incremental() -%}
-    where order_id in (select candidates.order_id from candidates)
+    -- A join, not `in (subquery)`: the optimiser then filters the view's tables by the few orders.
+    select order_items.*
+    from candidates
+    inner join {{ ref('int_order_items_joined_to_orders') }} as order_items
+        on candidates.order_id = order_items.order_id
+    {%- else -%}
+    select * from {{ ref('int_order_items_joined_to_orders') }}
     {%- endif %}
 
 ),

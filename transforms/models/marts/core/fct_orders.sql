@@ -26,18 +26,26 @@ candidates as (
 {% endif -%}
 orders as (
 
-    select * from {{ ref('stg_shop__orders') }}
     {% if is_incremental() -%}
-    where order_id in (select candidates.order_id from candidates)
+    select orders.*
+    from candidates
+    inner join {{ ref('stg_shop__orders') }} as orders
+        on candidates.order_id = orders.order_id
+    {%- else -%}
+    select * from {{ ref('stg_shop__orders') }}
     {%- endif %}
 
 ),
 
 order_items as (
 
-    select * from {{ ref('fct_order_items') }}
     {% if is_incremental() -%}
-    where order_id in (select candidates.order_id from candidates)
+    select order_items.*
+    from candidates
+    inner join {{ ref('fct_order_items') }} as order_items
+        on candidates.order_id = order_items.order_id
+    {%- else -%}
+    select * from {{ ref('fct_order_items') }}
     {%- endif %}
 
 ),
