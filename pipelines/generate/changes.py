@@ -8,7 +8,8 @@ the export columns of the shipped contracts, so `shoplake ingest` lands them as 
   an existing order's customer, channel and lines under new ids;
 - corrections of old orders (`corrections` of them, spread over the whole history): a status change
   on every one, the date moved by a day on some, one line's quantity changed on some, and one line
-  moved to another old order on some (its old order keeps fewer lines).
+  moved to another old order on some (its old order keeps fewer lines), and the only line of one
+  single-line order moved too (that order is left without lines).
 
 The benchmark `bench/incremental_build.py` and the incremental tests use it; the same seed and lake
 give the same files.
@@ -100,6 +101,11 @@ def write_changes(
     changed = lines.filter(pl.col("order_id").is_in(ids[1::3])).with_columns(pl.col("quantity") + 1)
     to_move = lines.filter(pl.col("order_id").is_in(ids[2::3]))
     targets = ids[::3][: to_move.height]  # redated orders: never one of the orders losing a line
+    # ... and the only line of one single-line order, which is left with none.
+    single = orders.join(items.group_by("order_id").len(), on="order_id").filter(pl.col("len") == 1)
+    single = single.filter(~pl.col("order_id").is_in(ids)).head(1 if ids else 0)
+    to_move = pl.concat([to_move, items.join(single.select("order_id"), on="order_id")])
+    targets = targets + ids[:1] * single.height
     moved = to_move.with_columns(pl.Series("order_id", targets, dtype=to_move["order_id"].dtype))
 
     order_rows = pl.concat([new_orders.select(list(ORDER_EXPORT)), corrected.select(list(ORDER_EXPORT))])

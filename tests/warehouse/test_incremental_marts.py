@@ -1,7 +1,7 @@
 """Issue 16: the shop staging tables, facts and daily marts build incrementally (docs/incremental.md).
 
 After new orders and late corrections (a status change on old orders, a moved date, a changed line, a
-line moved to another order, a product moved to another category) an incremental build must give the
+line moved to another order, an order left without lines, a product moved to another category) an incremental build must give the
 same tables as a full refresh of the same lake, and a build with nothing new ingested must change no
 row, also when the whole history is inside the lookback window (then every key is recomputed and
 compared, and none may be rewritten).
@@ -94,6 +94,11 @@ def test_incremental_build_equals_a_full_refresh_and_a_noop_changes_no_row(
         item, _, to_order = changes.moved_items[0]
         got = con.execute("select order_id from fct_order_items where order_item_id = ?", [item]).fetchall()
         assert got == [(to_order,)]
+        item, emptied, to_order = changes.moved_items[-1]  # the only line of its order
+        got = con.execute("select order_id from fct_order_items where order_item_id = ?", [item]).fetchall()
+        assert got == [(to_order,)]
+        got = con.execute("select line_count, revenue from fct_orders where order_id = ?", [emptied]).fetchall()
+        assert got == [(0, 0)]
         got = con.execute("select distinct category_id from fct_order_items where product_id = ?", [product])
         assert got.fetchall() == [(category,)]
 

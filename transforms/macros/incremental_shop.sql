@@ -18,6 +18,13 @@
     {%- if not execute -%}
         {{ return("cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")") }}
     {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- if 'ingested_at' not in columns -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ " was built before it became incremental (it has no ingested_at column): rebuild it once"
+            ~ " with `shoplake transform --full-refresh` (docs/incremental.md)"
+        ) }}
+    {%- endif -%}
     {%- set newest = run_query("select max(ingested_at) from " ~ this).columns[0].values()[0] -%}
     {%- if newest is none -%}
         {{ return("cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")") }}
