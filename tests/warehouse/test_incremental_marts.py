@@ -1,10 +1,10 @@
 """Issue 16: the shop staging tables, facts and daily marts build incrementally (docs/incremental.md).
 
 After new orders and late corrections (a status change on old orders, a moved date, a changed line, a
-line moved to another order, an order left without lines, a product moved to another category) an incremental build must give the
-same tables as a full refresh of the same lake, and a build with nothing new ingested must change no
-row, also when the whole history is inside the lookback window (then every key is recomputed and
-compared, and none may be rewritten).
+line moved to another order, an order left without lines, a product moved to another category) an
+incremental build must give the same tables as a full refresh of the same lake, and a build with
+nothing new ingested must change no row, also when the whole history is inside the lookback window
+(then every key is recomputed and compared, and none may be rewritten).
 """
 
 from __future__ import annotations

@@ -41,14 +41,13 @@ changed_days as (
 {% endif -%}
 order_items as (
 
-    {% if is_incremental() -%}
+    -- Joined to the few changed keys on incremental runs, so the optimiser filters early.
     select order_items.*
-    from changed_days
-    inner join {{ ref('int_order_items_joined_to_orders') }} as order_items
-        on changed_days.sales_date = order_items.order_date
-    {%- else -%}
-    select * from {{ ref('int_order_items_joined_to_orders') }}
-    {%- endif %}
+    from {{ ref('int_order_items_joined_to_orders') }} as order_items
+    {% if is_incremental() %}
+        inner join changed_days
+            on order_items.order_date = changed_days.sales_date
+    {% endif %}
 
 ),
 

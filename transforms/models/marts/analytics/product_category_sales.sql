@@ -37,14 +37,13 @@ changed_days as (
 {% endif -%}
 category_sales as (
 
-    {% if is_incremental() -%}
+    -- Joined to the few changed keys on incremental runs, so the optimiser filters early.
     select category_sales.*
-    from changed_days
-    inner join {{ ref('int_category_daily_sales') }} as category_sales
-        on changed_days.sales_date = category_sales.sales_date
-    {%- else -%}
-    select * from {{ ref('int_category_daily_sales') }}
-    {%- endif %}
+    from {{ ref('int_category_daily_sales') }} as category_sales
+    {% if is_incremental() %}
+        inner join changed_days
+            on category_sales.sales_date = changed_days.sales_date
+    {% endif %}
 
 ),
 

@@ -26,14 +26,13 @@ changed_days as (
 {% endif -%}
 order_items as (
 
-    {% if is_incremental() -%}
+    -- Joined to the few changed keys on incremental runs, so the optimiser filters early.
     select order_items.*
-    from changed_days
-    inner join {{ ref('fct_order_items') }} as order_items
-        on changed_days.sales_date = order_items.order_date
-    {%- else -%}
-    select * from {{ ref('fct_order_items') }}
-    {%- endif %}
+    from {{ ref('fct_order_items') }} as order_items
+    {% if is_incremental() %}
+        inner join changed_days
+            on order_items.order_date = changed_days.sales_date
+    {% endif %}
 
 ),
 

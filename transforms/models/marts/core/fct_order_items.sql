@@ -26,15 +26,13 @@ candidates as (
 {% endif -%}
 order_items as (
 
-    {% if is_incremental() -%}
-    -- A join, not `in (subquery)`: the optimiser then filters the view's tables by the few orders.
+    -- Joined to the few changed keys on incremental runs, so the optimiser filters early.
     select order_items.*
-    from candidates
-    inner join {{ ref('int_order_items_joined_to_orders') }} as order_items
-        on candidates.order_id = order_items.order_id
-    {%- else -%}
-    select * from {{ ref('int_order_items_joined_to_orders') }}
-    {%- endif %}
+    from {{ ref('int_order_items_joined_to_orders') }} as order_items
+    {% if is_incremental() %}
+        inner join candidates
+            on order_items.order_id = candidates.order_id
+    {% endif %}
 
 ),
 

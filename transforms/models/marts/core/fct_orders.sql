@@ -26,27 +26,25 @@ candidates as (
 {% endif -%}
 orders as (
 
-    {% if is_incremental() -%}
+    -- Joined to the few changed keys on incremental runs, so the optimiser filters early.
     select orders.*
-    from candidates
-    inner join {{ ref('stg_shop__orders') }} as orders
-        on candidates.order_id = orders.order_id
-    {%- else -%}
-    select * from {{ ref('stg_shop__orders') }}
-    {%- endif %}
+    from {{ ref('stg_shop__orders') }} as orders
+    {% if is_incremental() %}
+        inner join candidates
+            on orders.order_id = candidates.order_id
+    {% endif %}
 
 ),
 
 order_items as (
 
-    {% if is_incremental() -%}
+    -- Joined to the few changed keys on incremental runs, so the optimiser filters early.
     select order_items.*
-    from candidates
-    inner join {{ ref('fct_order_items') }} as order_items
-        on candidates.order_id = order_items.order_id
-    {%- else -%}
-    select * from {{ ref('fct_order_items') }}
-    {%- endif %}
+    from {{ ref('fct_order_items') }} as order_items
+    {% if is_incremental() %}
+        inner join candidates
+            on order_items.order_id = candidates.order_id
+    {% endif %}
 
 ),
 

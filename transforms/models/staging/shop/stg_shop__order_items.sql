@@ -29,17 +29,17 @@ changed_keys as (
 {% endif -%}
 source as (
 
-    select * from {{ source('shop', 'order_items') }} as order_items
-
-    {% if is_incremental() -%}
-    where exists (
-        select 1 from changed_keys
-        where
-            {% for column in key -%}
-            changed_keys.{{ column }} = order_items.{{ column }}{{ ' and' if not loop.last }}
-            {% endfor %}
-    )
-    {% endif -%}
+    select order_items.*
+    from {{ source('shop', 'order_items') }} as order_items
+    {% if is_incremental() %}
+        where exists (
+            select 1 from changed_keys
+            where
+                {% for column in key -%}
+                changed_keys.{{ column }} = order_items.{{ column }}{{ ' and' if not loop.last }}
+                {% endfor %}
+        )
+    {% endif %}
 
     {{ latest_row_per_key('order_items') }}
 
