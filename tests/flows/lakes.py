@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -37,5 +38,10 @@ def add_order_with_unknown_status(lake: Lake) -> Path:
         pl.lit(int(all_ids.max()) + 1, dtype=template.schema["order_id"]).alias("order_id"),
         pl.lit("lost_in_transit").alias("order_status"),
         pl.lit("orders-buggy-writer.csv").alias("_source_file"),
+        # Stamped when it lands, as every writer of the lake stamps its rows: incremental builds pick
+        # up rows ingested after their last build (docs/incremental.md).
+        pl.lit(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), dtype=template.schema["_ingested_at"]).alias(
+            "_ingested_at"
+        ),
     )
     return commit_raw_file(lake, "orders", write_parquet_atomic(bad, files[0].with_name("orders-buggy-writer.parquet")))

@@ -100,7 +100,12 @@ def test_failing_error_test_exits_nonzero_with_stored_failing_rows(lake_copy: Se
     first = sorted(lake.raw_dir("orders").rglob("*.parquet"))[0]
     template = pl.read_parquet(first, hive_partitioning=False).head(2)
     bad = template.with_columns(
-        (pl.col("order_id") + 10_000_000).alias("order_id"), pl.lit("lost_in_transit").alias("order_status")
+        (pl.col("order_id") + 10_000_000).alias("order_id"),
+        pl.lit("lost_in_transit").alias("order_status"),
+        # stamped when it lands, like every writer's rows: incremental builds read what is newer
+        pl.lit(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), dtype=template.schema["_ingested_at"]).alias(
+            "_ingested_at"
+        ),
     )
     commit_raw_file(lake, "orders", write_parquet_atomic(bad, first.with_name("orders-buggy-writer.parquet")))
     # The copied warehouse's staging views still read the original lake: point them at this copy, and

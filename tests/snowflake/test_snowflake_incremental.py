@@ -1,10 +1,13 @@
-"""Incremental models on the Snowflake target: a second and third build, and parity after new clicks.
+"""Incremental models on the Snowflake target: a second and third build, and parity after new clicks and orders.
 
 Issue 14 item 6: the second `shoplake promote --target snowsim` failed in the incremental `fct_sessions`
 (`TEMPORARY table names can *only* use the "temp" catalog`), and parity was only ever checked after a
 first build. dbt-snowflake stages delete+insert rows in `create or replace temporary table
 <db>.<schema>.<model>__dbt_tmp`, which fakesnow rejects; `tmp_relation_type: transient`
 (transforms/dbt_project.yml) stages them in a transient table instead (docs/snowflake.md, "fakesnow gaps").
+
+Issue 16: the shop staging tables, facts and daily marts are incremental too (docs/incremental.md); the
+third build follows new orders and late corrections (`write_changes`) landed on both targets.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.batch.ingest import ingest_all
 from pipelines.catalog import load_click_catalog
+from pipelines.generate.changes import write_changes
 from pipelines.lake import Lake
 from pipelines.settings import Settings
 from pipelines.stream.segment import land_messages
@@ -33,6 +38,7 @@ from ..helpers import settings_for
 pytestmark = pytest.mark.slow
 
 INCREMENTAL = ("fct_sessions", "funnel_daily")
+SHOP_INCREMENTAL = ("fct_orders", "fct_order_items", "product_daily_sales", "product_category_sales")
 TOPIC = "clickstream.events"
 
 
@@ -51,8 +57,9 @@ def own_lake(built_lake, tmp_path: Path) -> Iterator[tuple[Lake, Settings]]:
 
 def _run_sql(lake: Lake, target: str, model: str) -> str:
     """What dbt ran for the model in the last build on `target` (its run artifact)."""
-    run_dir = lake.dbt_artifacts_dir(target) / "target" / "run" / "shoplake" / "models" / "marts" / "clickstream"
-    return (run_dir / f"{model}.sql").read_text(encoding="utf-8").lower()
+    run_dir = lake.dbt_artifacts_dir(target) / "target" / "run" / "shoplake" / "models" / "marts"
+    (path,) = run_dir.glob(f"*/{model}.sql")
+    return path.read_text(encoding="utf-8").lower()
 
 
 def _snowflake_scalar(settings: Settings, sql: str):
@@ -76,7 +83,7 @@ def _promote(settings: Settings) -> None:
     assert report.ok and report.dbt_success, report.render()
 
 
-def test_incremental_models_rebuild_on_snowsim_and_match_duckdb_after_new_clicks(own_lake) -> None:
+def test_incremental_models_rebuild_on_snowsim_and_match_duckdb_after_new_clicks_and_orders(own_lake) -> None:
     lake, settings = own_lake
     _promote(settings)  # first build: the incremental models are created as tables
     for model in INCREMENTAL:
@@ -98,12 +105,22 @@ def test_incremental_models_rebuild_on_snowsim_and_match_duckdb_after_new_clicks
     land_messages(lake, encode(newer)[0], TOPIC)
     late_session, started_at = _late_purchase_target(lake)
     land_messages(lake, [_purchase("late-1", late_session, started_at)], TOPIC)
+    # New orders of a next day and corrections of old ones (status, date, a changed and a moved line).
+    changes = write_changes(settings, share=0.02, corrections=24, seed=3)
+    assert not ingest_all(settings, progress=False).failed_files
 
     duck = run_dbt_build(settings, progress=False)  # incremental on DuckDB, publishes a snapshot
     assert duck.success, duck.summary()
-    for model in INCREMENTAL:
+    for model in INCREMENTAL + SHOP_INCREMENTAL:
         assert "delete from" in _run_sql(lake, "dev", model)
-    _promote(settings)  # loads the new click files, third (incremental) build on snowsim
+    _promote(settings)  # loads the new click and order files, third (incremental) build on snowsim
+    for model in SHOP_INCREMENTAL:
+        assert "delete from" in _run_sql(lake, "snowsim", model)
+    orders = "select count(*) from {schema}.fct_orders"
+    assert _snowflake_scalar(settings, orders) == _duckdb_scalar(lake, orders)
+    corrected = changes.corrected_orders[1]
+    status = f"select order_status from {{schema}}.fct_orders where order_id = {corrected}"
+    assert _snowflake_scalar(settings, status) == _duckdb_scalar(lake, status) == _status_in(lake, corrected)
 
     expected = before + newer.get_column("session_id").n_unique()
     assert _duckdb_scalar(lake, sessions) == expected
@@ -113,6 +130,13 @@ def test_incremental_models_rebuild_on_snowsim_and_match_duckdb_after_new_clicks
     report = compare_marts(settings, "snowsim")
     assert [m.model for m in report.marts] == mart_models()
     assert report.ok and all(m.status == "equal" for m in report.marts), report.render()
+
+
+def _status_in(lake: Lake, order_id: int) -> str:
+    """The order's status in its newest landed export (the corrections file)."""
+    (path,) = lake.landing_dir("orders").glob("orders-changes-*.csv")
+    with duckdb.connect() as con:
+        return con.execute(f"select STATUS from read_csv('{path}') where ORDER_ID = {order_id}").fetchone()[0]
 
 
 def _late_purchase_target(lake: Lake) -> tuple[str, str]:

@@ -2,15 +2,52 @@
 -- every trading day, zero when nothing sold, so trends and anomaly baselines see the quiet days
 -- too. The product_category_sales mart publishes it; the anomaly baselines and the anomalies
 -- mart read it here, so no model reads a mart of its own layer or above. A table, because three
--- models read it and the baselines join it to itself.
+-- models read it and the baselines join it to itself; incremental by day (docs/incremental.md):
+-- each run rebuilds the days of the orders that changed (every day they ever had), or every day
+-- when a category changed, and replaces the days whose rows differ.
 
-{{ config(materialized='table') }}
+-- The change feed the incremental runs read (refs inside `changed_orders`):
+-- depends_on: {{ ref('stg_shop__order_changes') }}, {{ ref('stg_shop__order_items') }}, {{ ref('stg_shop__products') }}
+-- depends_on: {{ ref('stg_shop__categories') }}
+
+{{
+    config(
+        materialized='incremental',
+        unique_key='sales_date',
+        incremental_strategy='replace_keys',
+        on_schema_change='fail',
+    )
+}}
 
 with
 
+{% if is_incremental() -%}
+{%- set since = shop_changes_since() -%}
+changed_days as (
+
+    {{ order_dates(changed_orders(since)) }}
+
+    union
+
+    select distinct previous.sales_date
+    from {{ this }} as previous
+    where exists (
+        select 1 from {{ ref('stg_shop__categories') }} as categories
+        where categories.ingested_at > {{ since }}
+    )
+
+),
+
+{% endif -%}
 order_items as (
 
-    select * from {{ ref('int_order_items_joined_to_orders') }}
+    -- Joined to the few changed keys on incremental runs, so the optimiser filters early.
+    select order_items.*
+    from {{ ref('int_order_items_joined_to_orders') }} as order_items
+    {% if is_incremental() %}
+        inner join changed_days
+            on order_items.order_date = changed_days.sales_date
+    {% endif %}
 
 ),
 
@@ -34,7 +71,8 @@ daily as (
         order_items.category_id,
         sum(order_items.revenue) as revenue,
         count(distinct case when order_items.is_revenue then order_items.order_id end) as orders,
-        sum(case when order_items.is_revenue then order_items.quantity else 0 end) as units
+        sum(case when order_items.is_revenue then order_items.quantity else 0 end) as units,
+        max(order_items.ingested_at) as ingested_at
 
     from order_items
     group by 1, 2
@@ -49,7 +87,8 @@ final as (
         categories.category_name,
         cast(coalesce(daily.revenue, 0) as numeric(18, 2)) as revenue,
         cast(coalesce(daily.orders, 0) as bigint) as orders,
-        cast(coalesce(daily.units, 0) as bigint) as units
+        cast(coalesce(daily.units, 0) as bigint) as units,
+        daily.ingested_at
 
     from trading_days
     cross join categories
@@ -60,4 +99,4 @@ final as (
 
 )
 
-select * from final
+{{ replace_changed_rows('final', 'sales_date', 'changed_days') }}

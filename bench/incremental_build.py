@@ -1,0 +1,183 @@
+"""Benchmark: a full dbt build, then ~1 % new orders plus late corrections and an incremental build, then a no-op.
+
+    python bench/incremental_build.py [--scale 1] [--share 0.01] [--corrections 1000] [--verify]
+
+Uses a temporary lake generated and ingested at --scale (or SHOPLAKE_LAKE_DIR when it already holds
+ingested exports). All builds run in this one process, after a `dbt parse` warm-up, so each is
+measured the same way: `run_dbt_build` (every model, data test and unit test of the project; the
+DuckDB target), wall time, without the snapshot publish (timed apart as `publish_s`). Steps:
+
+1. full build (`--full-refresh`) -> `full_s`;
+2. `pipelines.generate.changes.write_changes`: `--share` of the orders as new orders of the next
+   day with their lines, `--corrections` old orders re-exported (status changed; some re-dated,
+   some with a line changed or moved to another order) -> `shoplake ingest` -> `ingest_s`;
+3. incremental build -> `incremental_s`, `ratio` = incremental_s / full_s (target <= 0.15);
+4. no-op build (nothing new ingested) -> `noop_s`, and `noop_changed_rows`: over every incremental
+   model, the rows (with their DuckDB rowid) that differ between a copy of the warehouse taken
+   before it and the warehouse after it, so a key deleted and inserted again counts (target 0);
+5. with --verify, a full refresh of a copy of the lake, whose tables must equal the incremental ones.
+
+Last stdout line: one JSON object with those keys, the change counts and the slowest nodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import emit, peak_rss_mb
+from pipelines.batch.ingest import ingest_all
+from pipelines.generate.batch import REFERENCE_END_DATE, generate_exports
+from pipelines.generate.changes import write_changes
+from pipelines.lake import Lake
+from pipelines.settings import Settings
+from pipelines.warehouse.dbt import invoke_dbt, run_dbt_build
+from pipelines.warehouse.serving import publish_snapshot
+
+TARGET_RATIO = 0.15
+
+
+def incremental_models(lake: Lake) -> list[str]:
+    """The project's incremental models, from the manifest of the last dbt invocation."""
+    manifest = json.loads((lake.dbt_artifacts_dir("dev") / "target" / "manifest.json").read_text(encoding="utf-8"))
+    return sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    )
+
+
+def changed_rows(before: Path, after: Path, tables: list[str]) -> dict[str, int]:
+    """Per table, rows (rowid and content) only one of the two warehouse files has."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{before}' as before (read_only)")
+        con.execute(f"attach '{after}' as after (read_only)")
+        out = {}
+        for t in tables:
+            one = f"select rowid, * from before.main.{t} except all select rowid, * from after.main.{t}"
+            two = f"select rowid, * from after.main.{t} except all select rowid, * from before.main.{t}"
+            out[t] = sum(con.execute(f"select count(*) from ({q})").fetchone()[0] for q in (one, two))
+        return out
+    finally:
+        con.close()
+
+
+def differing_tables(a: Path, b: Path) -> dict[str, int]:
+    """Tables of warehouse `a` whose rows (any order, no rowid) differ from `b`'s, with the count."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{a}' as a (read_only)")
+        con.execute(f"attach '{b}' as b (read_only)")
+        names = [r[0] for r in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'a' and schema_name = 'main'"
+        ).fetchall()]  # fmt: skip
+        out = {}
+        for t in names:
+            n = sum(
+                con.execute(
+                    f"select count(*) from (select * from {x}.main.{t} except all select * from {y}.main.{t})"
+                ).fetchone()[0]
+                for x, y in (("a", "b"), ("b", "a"))
+            )
+            if n:
+                out[t] = n
+        return out
+    finally:
+        con.close()
+
+
+def timed_build(settings: Settings, *, full_refresh: bool = False) -> tuple[float, list[tuple[str, float]]]:
+    """One `dbt build` (no publish): wall seconds and its five slowest nodes."""
+    started = time.perf_counter()
+    result = run_dbt_build(settings, full_refresh=full_refresh, progress=False, publish=False)
+    seconds = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit(result.summary())
+    slowest = sorted(((n.name, n.seconds) for n in result.nodes), key=lambda x: -x[1])[:5]
+    return round(seconds, 2), slowest
+
+
+def run(settings: Settings, *, share: float, corrections: int, verify: bool = False) -> dict[str, Any]:
+    """Full build, changes + ingest, incremental build, no-op build (and --verify) on an ingested lake."""
+    lake = Lake.of(settings)
+    assert invoke_dbt(settings, ["parse"], progress=False).success  # warm-up: imports, manifest
+    full_s, full_nodes = timed_build(settings, full_refresh=True)
+    started = time.perf_counter()
+    publish_snapshot(lake)
+    publish_s = round(time.perf_counter() - started, 2)
+
+    changes = write_changes(settings, share=share, corrections=corrections)
+    started = time.perf_counter()
+    report = ingest_all(settings, progress=False)
+    ingest_s = round(time.perf_counter() - started, 2)
+    if report.failed_files:
+        raise SystemExit(report.render())
+    incremental_s, incremental_nodes = timed_build(settings)
+
+    before = lake.warehouse_path.with_name("before-noop.duckdb")
+    shutil.copyfile(lake.warehouse_path, before)  # dbt closed it (checkpointed) when the build ended
+    noop_s, _ = timed_build(settings)
+    per_model = changed_rows(before, lake.warehouse_path, incremental_models(lake))
+    before.unlink()
+
+    result: dict[str, Any] = {
+        "full_s": full_s, "incremental_s": incremental_s, "ratio": round(incremental_s / full_s, 3),
+        "target_ratio": TARGET_RATIO, "noop_s": noop_s, "noop_changed_rows": sum(per_model.values()),
+        "noop_changed_rows_by_model": per_model, "publish_s": publish_s, "ingest_changes_s": ingest_s,
+        "new_orders": changes.new_orders, "new_items": changes.new_items,
+        "corrected_orders": len(changes.corrected_orders), "redated_orders": len(changes.redated_orders),
+        "changed_items": len(changes.changed_items), "moved_items": len(changes.moved_items),
+        "slowest_full_nodes": full_nodes, "slowest_incremental_nodes": incremental_nodes,
+    }  # fmt: skip
+    if verify:
+        with tempfile.TemporaryDirectory(prefix="shoplake-bench-verify-", dir=lake.root.parent) as tmp:
+            copy = Path(tmp) / "lake"
+            shutil.copytree(lake.root, copy, ignore=shutil.ignore_patterns("serving"))
+            other = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(copy)})
+            timed_build(other, full_refresh=True)
+            result["verify_differing_tables"] = differing_tables(lake.warehouse_path, Lake.of(other).warehouse_path)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="generator scale of the temp lake (default 1)")
+    parser.add_argument("--share", type=float, default=0.01, help="new orders as a share of the orders (0.01)")
+    parser.add_argument("--corrections", type=int, default=1000, help="old orders re-exported with changes (1000)")
+    parser.add_argument("--verify", action="store_true", help="also compare with a full refresh of a copy")
+    args = parser.parse_args()
+
+    given = os.environ.get("SHOPLAKE_LAKE_DIR")
+    tmp = None if given else tempfile.mkdtemp(prefix="shoplake-bench-incremental-")
+    root = Path(given) if given else Path(tmp) / "lake"
+    try:
+        settings = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(root), "DBT_TARGET": "dev"})
+        Lake(root).ensure()
+        if not given:
+            generate_exports(settings, scale=args.scale, seed=42, end_date=REFERENCE_END_DATE)
+            report = ingest_all(settings, progress=False)
+            if report.failed_files:
+                raise SystemExit(report.render())
+        result = run(settings, share=args.share, corrections=args.corrections, verify=args.verify)
+        result = {"bench": "incremental_build", "scale": None if given else args.scale, **result}
+        result["peak_rss_mb"] = round(peak_rss_mb())
+        emit(result)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
