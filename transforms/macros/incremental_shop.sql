@@ -88,6 +88,24 @@
 {%- endmacro %}
 
 {#-
+    The business dates (as `sales_date`) a per-category daily model (keyed by day) must rebuild:
+    the days of the orders changed since `since`, and every day it holds when a category changed
+    (its name is on every row of its days).
+-#}
+{% macro category_changed_days(since) -%}
+    {{ order_dates(changed_orders(since)) }}
+
+    union
+
+    select distinct previous.sales_date
+    from {{ this }} as previous
+    where exists (
+        select 1 from {{ ref('stg_shop__categories') }} as categories
+        where categories.ingested_at > {{ since }}
+    )
+{%- endmacro %}
+
+{#-
     The end of an incremental model: on an incremental run, of the `rows` (a CTE holding the
     recomputed rows of the candidate keys in `candidates`, a CTE with a column `key`), only the
     keys whose rows differ from what the model holds (in either direction), each with its new rows

@@ -22,19 +22,9 @@
 with
 
 {% if is_incremental() -%}
-{%- set since = shop_changes_since() -%}
 changed_days as (
 
-    {{ order_dates(changed_orders(since)) }}
-
-    union
-
-    select distinct previous.sales_date
-    from {{ this }} as previous
-    where exists (
-        select 1 from {{ ref('stg_shop__categories') }} as categories
-        where categories.ingested_at > {{ since }}
-    )
+    {{ category_changed_days(shop_changes_since()) }}
 
 ),
 
