@@ -9,7 +9,6 @@ import datetime as dt
 import io
 import os
 import shutil
-import socket
 import sys
 from pathlib import Path
 
@@ -31,12 +30,6 @@ SHOPLAKE = str(Path(sys.executable).with_name("shoplake"))
 def lake_env(lake_dir: Path, **extra: str) -> dict[str, str]:
     env = {**os.environ, "SHOPLAKE_LAKE_DIR": str(lake_dir), "DBT_TARGET": "dev", **extra}
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def snapshot_path(lake_dir: Path) -> Path:

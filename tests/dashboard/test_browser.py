@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .conftest import SHOPLAKE, free_port, lake_env
+from pipelines.services import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
+from ..helpers import CHROMIUM, launch_chromium, stop_process, wait_healthy
+from .conftest import SHOPLAKE, lake_env
+
 PAGES = [  # (url path, title, charts the page draws over the demo's lake)
     ("", "Overview", 1),
     ("sales", "Sales", 3),
@@ -48,20 +48,6 @@ CONTENT_HEIGHT = """() => {
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium")
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dashboard exited with {proc.returncode}: {proc.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"dashboard at {url} not healthy after {timeout}s")
-
-
 def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -84,11 +70,7 @@ def dashboard(story_lake):
         wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         assert not port_in_use(port), "Streamlit outlived `shoplake dashboard` after SIGTERM"
 
 
@@ -97,11 +79,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(pw)
         yield browser
         browser.close()
 

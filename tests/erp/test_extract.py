@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pipelines.catalog import committed_files
 from pipelines.cli import main
 from pipelines.extract.run import ExtractMode, extract
 from pipelines.lake import Lake
+from pipelines.services import free_port
 from pipelines.settings import REPO_ROOT, Settings
 from pipelines.warehouse.serving import current_snapshot_id
 
@@ -263,12 +263,6 @@ def test_a_bad_row_in_the_database_is_quarantined_like_a_csv_row(
     assert csv.files[0].reasons == orders.reasons
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.parametrize("case", ["wrong_password", "refused", "unknown_host", "unknown_database"])
 def test_connection_errors_are_one_line_without_the_secret(
     case: str, erp_settings: Settings, erp_db: ErpDb, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
@@ -277,7 +271,7 @@ def test_connection_errors_are_one_line_without_the_secret(
     port = erp_db.server.state.port
     url = {
         "wrong_password": f"postgresql://shoplake:{secret}@127.0.0.1:{port}/{erp_db.name}",
-        "refused": f"postgresql://shoplake:{secret}@127.0.0.1:{_closed_port()}/erp",
+        "refused": f"postgresql://shoplake:{secret}@127.0.0.1:{free_port()}/erp",
         "unknown_host": f"postgresql://shoplake:{secret}@no-such-host.invalid:5432/erp",
         "unknown_database": erp_db.server.url("no_such_db"),
     }[case]

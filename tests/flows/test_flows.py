@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import duckdb
 import polars as pl
@@ -11,6 +10,7 @@ import pytest
 
 from pipelines.alerts import read_alert_log
 from pipelines.lake import Lake
+from pipelines.services import free_port
 from pipelines.settings import Settings
 from pipelines.storage import write_parquet_atomic
 from pipelines.warehouse.query import run_query
@@ -91,9 +91,7 @@ def test_rejected_export_raises_an_alert_and_the_rest_lands(lake: Lake) -> None:
 def test_serve_without_a_server_is_a_one_line_error(tmp_path, monkeypatch, capsys) -> None:
     from pipelines.cli import main
 
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(tmp_path / "lake"))
     monkeypatch.setenv("SHOPLAKE_PREFECT_PORT", str(port))
     monkeypatch.delenv("PREFECT_API_URL", raising=False)

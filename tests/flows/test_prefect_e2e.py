@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,9 +24,11 @@ import pytest
 from pipelines.alerts import read_alert_log
 from pipelines.flows.server import wait_for_server
 from pipelines.lake import Lake
+from pipelines.services import free_port
 from pipelines.settings import Settings
 from pipelines.warehouse.query import run_query
 
+from ..helpers import launch_chromium
 from .lakes import BROKEN_TEST, add_order_with_unknown_status, make_lake
 
 pytestmark = pytest.mark.slow
@@ -83,12 +84,6 @@ class Stack:
             time.sleep(1)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _announced(log: Path) -> set[str]:
     """Deployment names `shoplake serve` printed it is serving (empty until it has)."""
     match = re.search(r"Serving \d+ deployment\(s\) against \S+: (.+)", log.read_text(errors="replace"))
@@ -114,7 +109,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("prefect-e2e")
     lake = make_lake(root / "lake")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update({"SHOPLAKE_LAKE_DIR": str(lake.root), "SHOPLAKE_PREFECT_PORT": str(port), "DBT_TARGET": "dev"})
     stack = Stack(f"http://127.0.0.1:{port}/api", f"http://127.0.0.1:{port}", lake, root / "processes.log")
@@ -165,10 +160,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch_chromium(pw)
         try:
             yield browser
         finally:

@@ -24,6 +24,8 @@ from pipelines.lake import Lake
 from pipelines.services import free_port
 from pipelines.settings import Settings
 
+from ..helpers import stop_process
+
 BUCKET = "shoplake-test"
 
 
@@ -68,12 +70,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
                      aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)  # fmt: skip
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=10)
         log.close()
 
 

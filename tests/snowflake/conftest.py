@@ -4,6 +4,7 @@ shared with the reports' tests."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,19 @@ from pipelines.warehouse import snowsim
 from ..helpers import PromotedLake, copy_lake, settings_for
 
 
+@contextmanager
+def running_snowsim(settings: Settings) -> Iterator[Settings]:
+    """A fakesnow server of the lake's own for the duration of the block."""
+    snowsim.start(settings)
+    try:
+        yield settings
+    finally:
+        snowsim.stop(settings)
+
+
 @pytest.fixture
 def fresh_snowsim(promoted_lake: PromotedLake, tmp_path: Path) -> Iterator[tuple[Lake, Settings]]:
     """A new lake holding a copy of the raw Parquet, with its own empty fakesnow server."""
     lake = copy_lake(promoted_lake.lake, tmp_path / "lake", snapshot=False)
-    settings = settings_for(lake.root)
-    snowsim.start(settings)
-    try:
+    with running_snowsim(settings_for(lake.root)) as settings:
         yield lake, settings
-    finally:
-        snowsim.stop(settings)

@@ -30,17 +30,18 @@ from pipelines.catalog import committed_files, load_click_catalog, read_committe
 from pipelines.dashboard.backends import open_backend
 from pipelines.dashboard.live import clickstream_live, clickstream_live_snowflake
 from pipelines.lake import CLICKSTREAM_TABLE, Lake
+from pipelines.services import free_port
 from pipelines.settings import Settings
 from pipelines.stream.segment import land_messages
 from pipelines.stream.simulator import SessionGenerator, encode
-from pipelines.warehouse import snowsim
 from pipelines.warehouse.dbt import run_dbt_build
 from pipelines.warehouse.follow import follow_cycle, source_of_tables
 from pipelines.warehouse.parity import compare_marts
 from pipelines.warehouse.promote import MANIFEST, load_tables
 from pipelines.warehouse.snowflake import connect, resolve_target
 
-from ..helpers import copy_lake, settings_for
+from ..helpers import copy_lake, launch_chromium, settings_for, stop_process, wait_healthy
+from .conftest import running_snowsim
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +53,8 @@ CLICKS = f"source:clickstream.{CLICKSTREAM_TABLE}+"
 def follow_lake(built_lake, tmp_path: Path) -> Iterator[tuple[Lake, Settings]]:
     """The session lake (raw, ledger, stream checkpoint, DuckDB warehouse and snapshot), its own empty snowsim."""
     lake = copy_lake(built_lake.lake, tmp_path / "lake", snapshot=True, warehouse=True)
-    settings = settings_for(lake.root)
-    snowsim.start(settings)
-    try:
+    with running_snowsim(settings_for(lake.root)) as settings:
         yield lake, settings
-    finally:
-        snowsim.stop(settings)
 
 
 def land_clicks(lake: Lake, seed: int, day: int, sessions: int = 300, hour: int = 20, minute: int = 0) -> int:
@@ -194,11 +191,9 @@ def test_marts_match_duckdb_after_several_follow_cycles_and_live_panel_reads_sno
     assert any("Snowflake RAW.CLICKSTREAM_EVENTS" in c.value for c in at.caption)
     assert len(at.get("vega_lite_chart")) >= 2
 
-    if CHROMIUM.exists():  # `make test` installs it; the refresh is checked in a real browser
-        _live_panel_refreshes_in_chromium(lake, settings)
+    _live_panel_refreshes_in_chromium(lake, settings)  # `make test` installs Chromium (.ci/system-deps)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
 NEWEST_TILE = """(want) => [...document.querySelectorAll('[data-testid="stMetric"]')]
     .some((tile) => tile.innerText.includes('Newest event') && tile.innerText.includes(want))"""
 
@@ -206,33 +201,18 @@ NEWEST_TILE = """(want) => [...document.querySelectorAll('[data-testid="stMetric
 def _live_panel_refreshes_in_chromium(lake: Lake, settings: Settings) -> None:
     """`shoplake dashboard` over snowsim: the open Clickstream page shows the newest event in RAW, and
     after a follow cycle loads later clicks it shows those within a few refreshes, without a reload."""
-    import socket
-    import urllib.request
-
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "SHOPLAKE_LAKE_DIR": str(lake.root), "DBT_TARGET": "snowsim"}
     shoplake = str(Path(sys.executable).with_name("shoplake"))
     proc = subprocess.Popen([shoplake, "dashboard", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, "dashboard did not start"
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.3)
+        wait_healthy(url, proc)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )  # fmt: skip
+            browser = launch_chromium(pw)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"{url}/clickstream", wait_until="domcontentloaded")
@@ -245,8 +225,4 @@ def _live_panel_refreshes_in_chromium(lake: Lake, settings: Settings) -> None:
             finally:
                 browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
