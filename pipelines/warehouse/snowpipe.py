@@ -136,9 +136,10 @@ def bucket_name(settings: Settings) -> str:
 
 def render(settings: Settings, tables: list[str] | None = None, sqs_arn: str | None = None) -> str:
     """What `shoplake promote --snowpipe-ddl` prints: the SQL, then the notification JSON and its command."""
+    script = setup_script(settings, tables)  # first: a lake that is not on S3 is refused here, in one line
     notification = json.dumps(bucket_notification(settings, sqs_arn or SQS_ARN_PLACEHOLDER), indent=2)
     return (
-        setup_script(settings, tables)
+        script
         + "\n\n-- 4. The bucket notification (replaces the bucket's notification configuration: merge by hand if it"
         " has one):\n-- aws s3api put-bucket-notification-configuration "
         f"--bucket {bucket_name(settings)} --notification-configuration file://notification.json\n"

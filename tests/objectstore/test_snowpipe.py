@@ -64,6 +64,15 @@ def test_cli_prints_the_snowpipe_ddl(tmp_path, monkeypatch, capsys) -> None:
     assert "<notification_channel of SHOW PIPES>" in out  # no --sqs-arn: a placeholder to fill in
 
 
+def test_cli_refuses_snowpipe_ddl_for_a_local_lake_in_one_line(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SHOPLAKE_LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.delenv("SHOPLAKE_LAKE_URI", raising=False)
+    assert cli.main(["promote", "--snowpipe-ddl"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert "Snowpipe auto-ingest needs the lake on S3" in captured.err and "--follow" in captured.err
+
+
 def test_the_pipes_copy_loads_the_flush_files_from_the_bucket_on_snowsim(s3_settings: Settings) -> None:
     lake = Lake.of(s3_settings)
     _seed_clickstream(lake)
