@@ -146,7 +146,10 @@ def follow_cycle(
         # that were never built: build them too, as `promote` would.
         changed = [t.table for t in promotion.tables
                    if (t.loaded_rows or t.created) and t.status not in ("refused", "failed")]  # fmt: skip
-        report.built_tables = sorted({*changed, *rebuild}) if build else []
+        # `rebuild` only for tables with a RAW table (a follower starts owing every table; one the lake has
+        # no files of yet, e.g. clicks before the stream's first commit, has none for its models to read).
+        known = {t.table for t in promotion.tables if t.lake_files or t.snowflake_rows is not None}
+        report.built_tables = sorted({*changed, *(set(rebuild) & known)}) if build else []
         report.select = build_selection(report.built_tables) if report.built_tables else None
         if report.select is not None:
             built = time.monotonic()

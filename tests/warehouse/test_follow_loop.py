@@ -59,3 +59,30 @@ def test_a_new_follower_first_builds_downstream_of_every_source(tmp_path, monkey
     follow(Settings(lake_dir=tmp_path), "snowsim", interval=0, max_cycles=2, log=lambda _: None)
     assert set(calls[0]) == set(follow_module.source_of_tables()) and "clickstream_events" in calls[0]
     assert calls[1] == []
+
+
+def test_a_cycle_builds_owed_tables_only_where_the_lake_has_them(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new follower owes every table, but clicks the stream has not committed yet have no RAW table: their
+    models are not selected (the build would fail on the missing source) until their first load."""
+    from pipelines.warehouse.promote import TablePromotion
+
+    promotion = PromotionReport(target="snowsim")
+    promotion.tables = [
+        TablePromotion(table="clickstream_events", message="no Parquet files in the lake"),  # as promote_table
+        TablePromotion(table="orders", lake_files=2, snowflake_rows=10),
+        TablePromotion(table="customers", lake_files=1, loaded_rows=3, snowflake_rows=3),
+    ]
+    selections: list[str] = []
+
+    class Result:
+        success = True
+
+        def summary(self) -> str:
+            return "ok"
+
+    monkeypatch.setattr(follow_module, "load_tables", lambda *a, **k: promotion)
+    monkeypatch.setattr(follow_module, "invoke_dbt", lambda settings, args, **k: selections.append(args[2]) or Result())
+    settings = Settings(lake_dir=tmp_path)
+    report = follow_module.follow_cycle(settings, "snowsim", rebuild=["clickstream_events", "orders"])
+    assert report.built_tables == ["customers", "orders"]
+    assert selections == ["source:shop.customers+ source:shop.orders+"]
