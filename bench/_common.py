@@ -6,8 +6,9 @@ import json
 import os
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,35 @@ def peak_rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+_ID_START = len(b'{"event_id":"')  # the simulator's events open with their id
+
+
+def timed(
+    send: Callable[[list[bytes], list[bytes]], None],
+) -> tuple[Callable[[list[bytes], list[bytes]], None], dict[str, float]]:
+    """Wrap a `kafka_sender` send so each event's produce time (monotonic) is kept by its event id: the
+    start of the produce -> visible latency the freshness benches measure."""
+    sent: dict[str, float] = {}
+
+    def timed_send(payloads: list[bytes], keys: list[bytes]) -> None:
+        send(payloads, keys)
+        now = time.monotonic()
+        for p in payloads:
+            sent[p[_ID_START : p.index(b'"', _ID_START)].decode()] = now
+
+    return timed_send, sent
+
+
+def latencies(sent: dict[str, float], seen: dict[str, float]) -> list[float]:
+    """Produce -> first seen, in seconds, of every event seen, sorted."""
+    return sorted(seen[k] - t for k, t in sent.items() if k in seen)
+
+
+def quantile(sorted_values: list[float], p: float, digits: int = 2) -> float:
+    """The p-quantile (nearest rank below) of sorted values, rounded."""
+    return round(sorted_values[min(len(sorted_values) - 1, int(p * len(sorted_values)))], digits)
 
 
 def emit(result: dict[str, object]) -> None:

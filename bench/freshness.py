@@ -17,12 +17,10 @@ import threading
 import time
 
 import duckdb
-from _common import REPO_ROOT, bench_env, emit
+from _common import REPO_ROOT, bench_env, emit, latencies, quantile, timed
 
 from pipelines.lake import CLICKSTREAM_TABLE
 from pipelines.stream.simulator import Catalog, kafka_sender, simulate_clicks
-
-_ID_START = len(b'{"event_id":"')
 
 
 def main() -> None:
@@ -40,14 +38,8 @@ def main() -> None:
         )
         assert writer.stderr is not None
         writer.stderr.readline()  # "stream: consuming ..." once partitions are assigned
-        sent: dict[bytes, float] = {}
         send, close = kafka_sender(env.bootstrap, env.topic)
-
-        def timed_send(payloads: list[bytes], keys: list[bytes]) -> None:
-            send(payloads, keys)
-            now = time.monotonic()
-            for p in payloads:
-                sent[p[_ID_START : p.index(b'"', _ID_START)]] = now
+        timed_send, sent = timed(send)
 
         def produce() -> None:
             catalog = Catalog.synthetic(10_000, 1_000)
@@ -56,7 +48,7 @@ def main() -> None:
 
         producer = threading.Thread(target=produce)
         producer.start()
-        visible: dict[bytes, float] = {}
+        visible: dict[str, float] = {}
         read_files: set[str] = set()
         pattern = env.lake.raw_glob(CLICKSTREAM_TABLE)
         con = duckdb.connect()
@@ -74,18 +66,18 @@ def main() -> None:
                     continue
                 now = time.monotonic()
                 for (event_id,) in ids:
-                    visible.setdefault(event_id.encode(), now)
+                    visible.setdefault(event_id, now)
                 read_files.update(new)
             time.sleep(0.05)
         producer.join()
         writer.send_signal(signal.SIGTERM)
         writer.wait(timeout=30)
-        lat = sorted(visible[k] - t for k, t in sent.items() if k in visible)
+        lat = latencies(sent, visible)
         if not lat:
             raise SystemExit("no event became visible")
 
         def q(p: float) -> float:
-            return round(lat[min(len(lat) - 1, int(p * len(lat)))], 3)
+            return quantile(lat, p, digits=3)
 
         emit(
             {

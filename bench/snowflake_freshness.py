@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import REPO_ROOT, bench_env, emit
+from _common import REPO_ROOT, bench_env, emit, latencies, quantile, timed
 from snowflake.connector.errors import ProgrammingError
 
 from pipelines.batch.ingest import ingest_all
@@ -35,7 +35,6 @@ from pipelines.stream.simulator import kafka_sender, simulate_clicks
 from pipelines.warehouse import snowsim
 from pipelines.warehouse.snowflake import connect, resolve_target
 
-_ID_START = len(b'{"event_id":"')
 CYCLE = re.compile(r"^cycle (\d+) .*?; (?:dbt build (ok|FAILED) in ([0-9.]+)s .*; )?([0-9.]+)s$")
 
 
@@ -78,16 +77,10 @@ def main() -> None:
             procs.append(follower)
             _wait_for_line(logs / "follow.log", "cycle 1 ", follower, 300)  # the first cycle builds everything once
 
-            sent: dict[str, float] = {}
             seen: dict[str, float] = {}
             copies: dict[str, int] = {}
             send, close = kafka_sender(env.bootstrap, env.topic)
-
-            def timed_send(payloads: list[bytes], keys: list[bytes]) -> None:
-                send(payloads, keys)
-                now = time.monotonic()
-                for p in payloads:
-                    sent[p[_ID_START : p.index(b'"', _ID_START)].decode()] = now
+            timed_send, sent = timed(send)
 
             def produce() -> None:
                 simulate_clicks(timed_send, load_click_catalog(env.lake), rate=args.rate, duration_s=args.duration)
@@ -133,12 +126,12 @@ def main() -> None:
         # cycles that met compacted files (merged by the stream writer) holding rows RAW had already
         compacted = sum(1 for line in follow_log if CYCLE.match(line) and "rewritten (compacted) files" in line)
         builds = [float(m[3]) for m in cycles if m[2]]
-        lat = sorted(seen[k] - t for k, t in sent.items() if k in seen)
+        lat = latencies(sent, seen)
         if not lat:
             raise SystemExit(f"no event became visible; follower log: {(logs / 'follow.log').read_text()[-3000:]}")
 
         def q(p: float) -> float:
-            return round(lat[min(len(lat) - 1, int(p * len(lat)))], 2)
+            return quantile(lat, p)
 
         emit(
             {
@@ -159,6 +152,8 @@ def main() -> None:
                 "cycles": len(cycles),
                 "cycles_with_compacted_files": compacted,
                 "failed_builds": sum(1 for m in cycles if m[2] == "FAILED"),
+                # the first failed cycle's line (names the failing node), so a failure can be read after the run
+                "first_failed_cycle": next((m[0][-600:] for m in cycles if m[2] == "FAILED"), None),
                 "cycle_p50_s": sorted(float(m[4]) for m in cycles)[len(cycles) // 2] if cycles else None,
                 "dbt_build_p50_s": sorted(builds)[len(builds) // 2] if builds else None,
                 "elapsed_s": round(elapsed, 1),
