@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/shoplake demo
 
+# Two workers, a test file each at a time (`--dist loadfile`: a file's fixtures are built once). One
+# worker sits waiting on a server or a subprocess much of the time, so two use the 2 cores of CI.
 test: setup
 	bash .ci/system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Refresh docs/screenshots/ on purpose (the tests alone write theirs to a temp dir): the dashboard over a
 # lake made by the demo at its defaults, and the Prefect UI (deployments; a flow run with its logs).
@@ -29,7 +31,7 @@ screenshots: setup
 	$(BIN)/python -m pytest tests/dashboard/test_browser.py tests/flows/test_prefect_e2e.py --update-screenshots -q
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check pipelines tests bench app
