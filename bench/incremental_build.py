@@ -15,7 +15,12 @@ DuckDB target), wall time, without the snapshot publish (timed apart as `publish
 4. no-op build (nothing new ingested) -> `noop_s`, and `noop_changed_rows`: over every incremental
    model, the rows (with their DuckDB rowid) that differ between a copy of the warehouse taken
    before it and the warehouse after it, so a key deleted and inserted again counts (target 0);
-5. with --verify, a full refresh of a copy of the lake, whose tables must equal the incremental ones.
+5. with --verify, a full refresh of a copy of the lake, whose tables must equal the incremental ones;
+6. with --floor, what a build costs when nothing changed, taken apart (nothing is ingested between
+   these): `floor_noop_nodes_s` (the no-op build's node time per resource type, summed over dbt's
+   threads), `floor_run_all_s` (`dbt run`: every model, no test), `floor_run_incremental_s` (`dbt
+   run` of the incremental models only: the least any build of them can cost) and `floor_test_s`
+   (`dbt test`: the data and unit tests alone), each also as a share of `full_s`.
 
 Last stdout line: one JSON object with those keys, the change counts and the slowest nodes.
 """
@@ -109,7 +114,35 @@ def timed_build(settings: Settings, *, full_refresh: bool = False) -> tuple[floa
     return round(seconds, 2), slowest
 
 
-def run(settings: Settings, *, share: float, corrections: int, verify: bool = False) -> dict[str, Any]:
+def timed_invoke(settings: Settings, args: list[str]) -> float:
+    """Wall seconds of one dbt invocation (DuckDB target, no publish); stops the bench if it fails."""
+    started = time.perf_counter()
+    result = invoke_dbt(settings, args, progress=False)
+    if not result.success:
+        raise SystemExit(result.summary())
+    return round(time.perf_counter() - started, 2)
+
+
+def floor(settings: Settings, full_s: float, models: list[str]) -> dict[str, Any]:
+    """Where a build's time goes when nothing changed: per node type, models alone, tests alone."""
+    result = run_dbt_build(settings, progress=False, publish=False)
+    per_type: dict[str, float] = {}
+    for node in result.nodes:
+        per_type[node.resource_type] = round(per_type.get(node.resource_type, 0.0) + node.seconds, 2)
+    out: dict[str, Any] = {"floor_noop_nodes_s": per_type, "floor_noop_node_count": len(result.nodes)}
+    for key, args in (
+        ("floor_run_all_s", ["run"]),
+        ("floor_run_incremental_s", ["run", "--select", *models]),
+        ("floor_test_s", ["test"]),
+    ):
+        out[key] = timed_invoke(settings, args)
+        out[key[:-2] + "_share"] = round(out[key] / full_s, 3)
+    return out
+
+
+def run(
+    settings: Settings, *, share: float, corrections: int, verify: bool = False, with_floor: bool = False
+) -> dict[str, Any]:
     """Full build, changes + ingest, incremental build, no-op build (and --verify) on an ingested lake."""
     lake = Lake.of(settings)
     assert invoke_dbt(settings, ["parse"], progress=False).success  # warm-up: imports, manifest
@@ -141,6 +174,8 @@ def run(settings: Settings, *, share: float, corrections: int, verify: bool = Fa
         "changed_items": len(changes.changed_items), "moved_items": len(changes.moved_items),
         "slowest_full_nodes": full_nodes, "slowest_incremental_nodes": incremental_nodes,
     }  # fmt: skip
+    if with_floor:
+        result.update(floor(settings, full_s, incremental_models(lake)))
     if verify:
         with tempfile.TemporaryDirectory(prefix="shoplake-bench-verify-", dir=lake.root.parent) as tmp:
             copy = Path(tmp) / "lake"
@@ -157,6 +192,7 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.01, help="new orders as a share of the orders (0.01)")
     parser.add_argument("--corrections", type=int, default=1000, help="old orders re-exported with changes (1000)")
     parser.add_argument("--verify", action="store_true", help="also compare with a full refresh of a copy")
+    parser.add_argument("--floor", action="store_true", help="also take a no-op build apart (models, tests)")
     args = parser.parse_args()
 
     given = os.environ.get("SHOPLAKE_LAKE_DIR")
@@ -170,7 +206,9 @@ def main() -> None:
             report = ingest_all(settings, progress=False)
             if report.failed_files:
                 raise SystemExit(report.render())
-        result = run(settings, share=args.share, corrections=args.corrections, verify=args.verify)
+        result = run(
+            settings, share=args.share, corrections=args.corrections, verify=args.verify, with_floor=args.floor
+        )
         result = {"bench": "incremental_build", "scale": None if given else args.scale, **result}
         result["peak_rss_mb"] = round(peak_rss_mb())
         emit(result)
