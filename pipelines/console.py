@@ -31,11 +31,15 @@ def table(*columns: str, right: Sequence[str] = ()) -> Table:
 
 
 def render(*items: Any, width: int = WIDTH) -> str:
-    """`items` (tables or strings) as plain text, one after the other, trailing spaces removed."""
+    """`items` (tables or strings) as plain text, one after the other, trailing spaces removed.
+
+    Tables fit `width`; a string is never wrapped, so a message with a long path stays on one line
+    for whoever greps a log for it.
+    """
     out = io.StringIO()
     console = Console(file=out, width=width, color_system=None, highlight=False, emoji=False, markup=False)
     for item in items:
-        console.print(item)
+        console.print(item, soft_wrap=isinstance(item, str))
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
 
 
