@@ -18,11 +18,12 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/shoplake demo
 
-# Two workers, a test file each at a time (`--dist loadfile`: a file's fixtures are built once). One
-# worker sits waiting on a server or a subprocess much of the time, so two use the 2 cores of CI.
+# Two workers (pytest-xdist). One worker sits waiting on a server or a subprocess much of the time,
+# so two use the 2 cores of CI. tests/conftest.py groups the tests (a file per group; the files that
+# share the promoted snowsim lake in one) and orders the groups, slowest first.
 test: setup
 	bash .ci/system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Refresh docs/screenshots/ on purpose (the tests alone write theirs to a temp dir): the dashboard over a
 # lake made by the demo at its defaults, and the Prefect UI (deployments; a flow run with its logs).
@@ -31,7 +32,7 @@ screenshots: setup
 	$(BIN)/python -m pytest tests/dashboard/test_browser.py tests/flows/test_prefect_e2e.py --update-screenshots -q
 
 test-fast: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check pipelines tests bench app

@@ -19,6 +19,8 @@ from .helpers import PromotedLake, copy_lake, settings_for
 TINY_SCALE = 0.01
 SEED = 7
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# Fixtures that use the session's promoted snowsim lake (the reports' `target_opener` asks for it by name).
+USES_PROMOTED_LAKE = {"promoted_lake", "target_opener"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,6 +29,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help=f"browser tests write their screenshots to {SCREENSHOTS} (`make screenshots`); default: a temp dir",
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Plan the two workers of `make test` (pytest-xdist, `--dist loadgroup`).
+
+    A test file is one group, so its module fixtures are built once; every file that uses the
+    session's promoted snowsim lake (`promoted_lake`, about a minute to build) is one group, so one
+    worker builds it; groups are handed out in collection order, so the snowsim group and then the
+    files with slow tests come first and the workers finish together. Serial runs keep this order.
+    """
+    files = {item.path: [] for item in items}
+    for item in items:
+        files[item.path].append(item)
+    snowsim = {path for path, its in files.items() if any(USES_PROMOTED_LAKE & set(i.fixturenames) for i in its)}
+    slow = {path for path, its in files.items() if any(i.get_closest_marker("slow") for i in its)}
+    order = sorted(files, key=lambda path: (path not in snowsim, path not in slow))  # stable: else as collected
+    for path in order:
+        group = "promoted_lake" if path in snowsim else path.relative_to(config.rootpath).as_posix()
+        for item in files[path]:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items[:] = [item for path in order for item in files[path]]
 
 
 @pytest.fixture(scope="session")
