@@ -19,11 +19,11 @@ demo: setup
 	$(BIN)/shoplake demo
 
 # Two workers (pytest-xdist). One worker sits waiting on a server or a subprocess much of the time,
-# so two use the 2 cores of CI. tests/conftest.py groups the tests (a file per group; the files that
-# share the promoted snowsim lake in one) and orders the groups, slowest first.
+# so two use the 2 cores of CI. A test file runs on one worker (its fixtures are built once); the
+# files that share the promoted snowsim lake run on one worker; slow files first (tests/conftest.py).
 test: setup
 	bash .ci/system-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Refresh docs/screenshots/ on purpose (the tests alone write theirs to a temp dir): the dashboard over a
 # lake made by the demo at its defaults, and the Prefect UI (deployments; a flow run with its logs).
@@ -32,7 +32,7 @@ screenshots: setup
 	$(BIN)/python -m pytest tests/dashboard/test_browser.py tests/flows/test_prefect_e2e.py --update-screenshots -q
 
 test-fast: setup
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
 lint: setup
 	$(BIN)/ruff check pipelines tests bench app

@@ -19,8 +19,15 @@ from .helpers import PromotedLake, copy_lake, settings_for
 TINY_SCALE = 0.01
 SEED = 7
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-# Fixtures that use the session's promoted snowsim lake (the reports' `target_opener` asks for it by name).
+# Fixtures that use the session's promoted snowsim lake (the reports' `target_opener` asks for it by
+# name), and the test files that use them: pytest-xdist runs those files on one worker, so the lake
+# (about a minute to build) is built once; collection fails if a file using it is missing here.
 USES_PROMOTED_LAKE = {"promoted_lake", "target_opener"}
+PROMOTED_LAKE_FILES = frozenset({
+    "tests/reports/test_reports_run.py",
+    "tests/snowflake/test_snowflake_parity.py",
+    "tests/snowflake/test_snowflake_promotion.py",
+})  # fmt: skip
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,24 +39,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Plan the two workers of `make test` (pytest-xdist, `--dist loadgroup`).
-
-    A test file is one group, so its module fixtures are built once; every file that uses the
-    session's promoted snowsim lake (`promoted_lake`, about a minute to build) is one group, so one
-    worker builds it; groups are handed out in collection order, so the snowsim group and then the
-    files with slow tests come first and the workers finish together. Serial runs keep this order.
-    """
-    files = {item.path: [] for item in items}
+    """Order the files for `make test`'s two workers (pytest-xdist hands out files in this order): the
+    files sharing the promoted snowsim lake, then the files with slow tests, then the rest, so the
+    workers finish together. Serial runs keep this order too."""
+    files: dict[Path, list[pytest.Item]] = {}
     for item in items:
-        files[item.path].append(item)
-    snowsim = {path for path, its in files.items() if any(USES_PROMOTED_LAKE & set(i.fixturenames) for i in its)}
+        files.setdefault(item.path, []).append(item)
+    rel = {path: path.relative_to(config.rootpath).as_posix() for path in files}
+    uses_lake = {rel[path] for path, its in files.items() if any(USES_PROMOTED_LAKE & set(i.fixturenames) for i in its)}
+    if missing := sorted(uses_lake - PROMOTED_LAKE_FILES):
+        raise pytest.UsageError(f"add {missing} to PROMOTED_LAKE_FILES in tests/conftest.py")
     slow = {path for path, its in files.items() if any(i.get_closest_marker("slow") for i in its)}
-    order = sorted(files, key=lambda path: (path not in snowsim, path not in slow))  # stable: else as collected
-    for path in order:
-        group = "promoted_lake" if path in snowsim else path.relative_to(config.rootpath).as_posix()
-        for item in files[path]:
-            item.add_marker(pytest.mark.xdist_group(group))
+    order = sorted(files, key=lambda path: (rel[path] not in PROMOTED_LAKE_FILES, path not in slow))  # stable
     items[:] = [item for path in order for item in files[path]]
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which serial runs may not have
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """With `--dist loadfile` (`make test`), a file is a work unit, so its module fixtures are built
+    once, except that PROMOTED_LAKE_FILES are one unit, so one worker builds the promoted lake."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "promoted_lake" if path in PROMOTED_LAKE_FILES else path
+
+    return Scheduling(config, log)
 
 
 @pytest.fixture(scope="session")
