@@ -103,6 +103,7 @@ def screenshot_whole_page(page, path: Path, charts: int) -> None:
     page.screenshot(path=str(path), full_page=True)
 
 
+@pytest.mark.slow
 def test_every_page_renders_title_and_draws_its_charts(dashboard, browser, screenshot_dir):
     problems = []
     for path, title, charts in PAGES:

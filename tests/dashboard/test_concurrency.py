@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import SHOPLAKE, lake_env
 
 BUILDS = 2
@@ -23,6 +25,7 @@ def add_orders(lake_dir: Path, batch: int, n: int = 25) -> None:
     (lake_dir / "landing" / "orders" / f"orders_extra_{batch:03d}.csv").write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow
 def test_reads_see_whole_snapshots_while_transform_loops(base_lake, tmp_path):
     lake_dir = tmp_path / "lake"
     shutil.copytree(base_lake, lake_dir)

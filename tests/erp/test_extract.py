@@ -78,6 +78,7 @@ def test_first_extract_equals_the_table(erp_settings: Settings, erp_db: ErpDb) -
     assert {t.mode for t in again.tables} == {ExtractMode.INCREMENTAL}
 
 
+@pytest.mark.slow
 def test_incremental_extract_lands_exactly_the_changes_and_the_marts_equal_a_full_extract(
     erp_settings: Settings, erp_db: ErpDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

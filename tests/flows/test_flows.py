@@ -134,6 +134,7 @@ def test_transform_fails_naming_the_failing_test(lake: Lake) -> None:
     assert BROKEN_TEST in alerts[0]["detail"]
 
 
+@pytest.mark.slow
 def test_pipeline_runs_all_steps_and_alerts_on_failure(lake: Lake) -> None:
     from pipelines.flows.pipeline import pipeline
 

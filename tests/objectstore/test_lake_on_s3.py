@@ -10,6 +10,7 @@ import textwrap
 
 import duckdb
 import polars as pl
+import pytest
 
 from pipelines import storage
 from pipelines.batch.ingest import ingest_all
@@ -46,6 +47,7 @@ def mart_rows(lake: Lake) -> dict[str, list[tuple]]:
     return out
 
 
+@pytest.mark.slow
 def test_ingest_transform_and_marts_equal_a_local_lake(s3_settings: Settings, built_lake: BuiltLake) -> None:
     from pipelines.warehouse.dbt import run_dbt_build
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pytest
 
 from pipelines.batch.ingest import ingest_all
 from pipelines.catalog import read_committed
@@ -70,6 +71,7 @@ def _run_sql(lake: Lake, model: str) -> str:
     return path.read_text(encoding="utf-8").lower()
 
 
+@pytest.mark.slow
 def test_incremental_build_equals_a_full_refresh_and_a_noop_changes_no_row(
     built_copy: Settings, tmp_path: Path
 ) -> None:
