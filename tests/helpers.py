@@ -167,11 +167,23 @@ def kill_writers_while_producing(
     """Produce in a thread while `shoplake stream --forever` writers are killed (-9) at random moments.
 
     After every kill no event may be visible twice. Returns (kills, events produced). `case` is a
-    stream test case (local lake or S3) with `produce`, `spawn_writer` and `counts`.
+    stream test case (local lake or S3) with `produce`, `spawn_writer` and `counts`. When the writer's
+    stderr is a pipe, the random pause starts once it says it is consuming, so the kill falls in its
+    work and not in its start-up, which takes seconds on a loaded machine.
     """
     import random
+    import select
     import threading
     import time
+
+    def wait_until_consuming(proc: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+        if proc.stderr is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0 and select.select([proc.stderr], [], [], left)[0]:
+            line = proc.stderr.readline()
+            if not line or b"consuming" in line:
+                return
 
     rng = random.Random(rng_seed)
     produced: dict[str, Any] = {}
@@ -185,6 +197,7 @@ def kill_writers_while_producing(
     env = {"SHOPLAKE_STREAM_FLUSH_SECONDS": "0.2", "SHOPLAKE_STREAM_COMPACT_FILES": "6"}
     while kills < min_kills or thread.is_alive():
         proc = case.spawn_writer("--forever", **env)
+        wait_until_consuming(proc)
         time.sleep(rng.uniform(*pause))
         proc.kill()
         proc.wait()
