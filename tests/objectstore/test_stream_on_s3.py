@@ -43,7 +43,7 @@ class S3StreamCase(StreamCase):
             [sys.executable, "-m", "pipelines.cli", "stream", *args], cwd=REPO_ROOT,
             env=child_env(self.lake, KAFKA_BOOTSTRAP_SERVERS=self.bootstrap, SHOPLAKE_CLICKSTREAM_TOPIC=self.topic,
                           SHOPLAKE_CLICKSTREAM_PARTITIONS=str(PARTITIONS), **env),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,  # the kill helper waits for "consuming"
         )  # fmt: skip
 
 
