@@ -1,11 +1,12 @@
 """Benchmark: a full dbt build, then ~1 % new orders plus late corrections and an incremental build, then a no-op.
 
-    python bench/incremental_build.py [--scale 1] [--share 0.01] [--corrections 1000] [--verify]
+    python bench/incremental_build.py [--scale 1] [--share 0.01] [--corrections 1000] [--verify] [--floor]
 
 Uses a temporary lake generated and ingested at --scale (or SHOPLAKE_LAKE_DIR when it already holds
 ingested exports). All builds run in this one process, after a `dbt parse` warm-up, so each is
-measured the same way: `run_dbt_build` (every model, data test and unit test of the project; the
-DuckDB target), wall time, without the snapshot publish (timed apart as `publish_s`). Steps:
+measured the same way: a `dbt build` through `invoke_dbt` (every model, data test and unit test of
+the project; the DuckDB target), wall time, without the snapshot publish (timed apart as
+`publish_s`). Steps:
 
 1. full build (`--full-refresh`) -> `full_s`;
 2. `pipelines.generate.changes.write_changes`: `--share` of the orders as new orders of the next
@@ -47,7 +48,7 @@ from pipelines.generate.batch import REFERENCE_END_DATE, generate_exports
 from pipelines.generate.changes import write_changes
 from pipelines.lake import Lake
 from pipelines.settings import Settings
-from pipelines.warehouse.dbt import invoke_dbt, run_dbt_build
+from pipelines.warehouse.dbt import DbtResult, invoke_dbt
 from pipelines.warehouse.serving import publish_snapshot
 
 TARGET_RATIO = 0.15
@@ -103,39 +104,35 @@ def differing_tables(a: Path, b: Path) -> dict[str, int]:
         con.close()
 
 
-def timed_build(settings: Settings, *, full_refresh: bool = False) -> tuple[float, list[tuple[str, float]]]:
-    """One `dbt build` (no publish): wall seconds and its five slowest nodes."""
-    started = time.perf_counter()
-    result = run_dbt_build(settings, full_refresh=full_refresh, progress=False, publish=False)
-    seconds = time.perf_counter() - started
-    if not result.success:
-        raise SystemExit(result.summary())
-    slowest = sorted(((n.name, n.seconds) for n in result.nodes), key=lambda x: -x[1])[:5]
-    return round(seconds, 2), slowest
-
-
-def timed_invoke(settings: Settings, args: list[str]) -> float:
-    """Wall seconds of one dbt invocation (DuckDB target, no publish); stops the bench if it fails."""
+def timed_dbt(settings: Settings, args: list[str]) -> tuple[float, DbtResult]:
+    """One dbt invocation on the DuckDB target (a build is not published): wall seconds and its
+    result; stops the bench if it fails."""
     started = time.perf_counter()
     result = invoke_dbt(settings, args, progress=False)
+    seconds = round(time.perf_counter() - started, 2)
     if not result.success:
         raise SystemExit(result.summary())
-    return round(time.perf_counter() - started, 2)
+    return seconds, result
 
 
-def floor(settings: Settings, full_s: float, models: list[str]) -> dict[str, Any]:
-    """Where a build's time goes when nothing changed: per node type, models alone, tests alone."""
-    result = run_dbt_build(settings, progress=False, publish=False)
+def slowest(result: DbtResult, n: int = 5) -> list[tuple[str, float]]:
+    """The n slowest nodes of a dbt invocation, (name, seconds)."""
+    return sorted(((node.name, node.seconds) for node in result.nodes), key=lambda x: -x[1])[:n]
+
+
+def floor(settings: Settings, full_s: float, models: list[str], noop: DbtResult) -> dict[str, Any]:
+    """Where a build's time goes when nothing changed: the no-op build's node time per type, then the
+    models alone, the incremental models alone and the tests alone."""
     per_type: dict[str, float] = {}
-    for node in result.nodes:
+    for node in noop.nodes:
         per_type[node.resource_type] = round(per_type.get(node.resource_type, 0.0) + node.seconds, 2)
-    out: dict[str, Any] = {"floor_noop_nodes_s": per_type, "floor_noop_node_count": len(result.nodes)}
+    out: dict[str, Any] = {"floor_noop_nodes_s": per_type, "floor_noop_node_count": len(noop.nodes)}
     for key, args in (
         ("floor_run_all_s", ["run"]),
         ("floor_run_incremental_s", ["run", "--select", *models]),
         ("floor_test_s", ["test"]),
     ):
-        out[key] = timed_invoke(settings, args)
+        out[key], _ = timed_dbt(settings, args)
         out[key[:-2] + "_share"] = round(out[key] / full_s, 3)
     return out
 
@@ -146,7 +143,7 @@ def run(
     """Full build, changes + ingest, incremental build, no-op build (and --verify) on an ingested lake."""
     lake = Lake.of(settings)
     assert invoke_dbt(settings, ["parse"], progress=False).success  # warm-up: imports, manifest
-    full_s, full_nodes = timed_build(settings, full_refresh=True)
+    full_s, full = timed_dbt(settings, ["build", "--full-refresh"])
     started = time.perf_counter()
     publish_snapshot(lake)
     publish_s = round(time.perf_counter() - started, 2)
@@ -157,11 +154,11 @@ def run(
     ingest_s = round(time.perf_counter() - started, 2)
     if report.failed_files:
         raise SystemExit(report.render())
-    incremental_s, incremental_nodes = timed_build(settings)
+    incremental_s, incremental = timed_dbt(settings, ["build"])
 
     before = lake.warehouse_path.with_name("before-noop.duckdb")
     shutil.copyfile(lake.warehouse_path, before)  # dbt closed it (checkpointed) when the build ended
-    noop_s, _ = timed_build(settings)
+    noop_s, noop = timed_dbt(settings, ["build"])
     per_model = changed_rows(before, lake.warehouse_path, incremental_models(lake))
     before.unlink()
 
@@ -172,16 +169,16 @@ def run(
         "new_orders": changes.new_orders, "new_items": changes.new_items,
         "corrected_orders": len(changes.corrected_orders), "redated_orders": len(changes.redated_orders),
         "changed_items": len(changes.changed_items), "moved_items": len(changes.moved_items),
-        "slowest_full_nodes": full_nodes, "slowest_incremental_nodes": incremental_nodes,
+        "slowest_full_nodes": slowest(full), "slowest_incremental_nodes": slowest(incremental),
     }  # fmt: skip
     if with_floor:
-        result.update(floor(settings, full_s, incremental_models(lake)))
+        result.update(floor(settings, full_s, incremental_models(lake), noop))
     if verify:
         with tempfile.TemporaryDirectory(prefix="shoplake-bench-verify-", dir=lake.root.parent) as tmp:
             copy = Path(tmp) / "lake"
             shutil.copytree(lake.root, copy, ignore=shutil.ignore_patterns("serving"))
             other = Settings.from_env({"SHOPLAKE_LAKE_DIR": str(copy)})
-            timed_build(other, full_refresh=True)
+            timed_dbt(other, ["build", "--full-refresh"])
             result["verify_differing_tables"] = differing_tables(lake.warehouse_path, Lake.of(other).warehouse_path)
     return result
 
